@@ -97,10 +97,16 @@ def check_params(params: Any) -> list[np.ndarray]:
     return params
 
 
-def check_grads(
+def check_step_arrays(
     params: Sequence[np.ndarray], grads: Any, check_finite: bool
 ) -> Sequence[np.ndarray]:
-    """One gradient per parameter, same dtype, shape and memory order, no aliasing."""
+    """Per step: parameters still writeable; one gradient per parameter, of the same dtype,
+    shape and memory order, sharing no memory with any parameter."""
+    for i, p in enumerate(params):
+        if not p.flags.writeable:
+            raise SgdmError(
+                f"params[{i}] is read-only; the update is in place, so it must be writeable"
+            )
     if not isinstance(grads, (list, tuple)):
         raise TypeError(
             f"grads must be a list or tuple of numpy arrays, got {type(grads).__name__}"

@@ -28,7 +28,7 @@ class _NumpyKernel:
 
     def step(self, params, grads, momenta, lr):
         _validate.check_lr(lr)
-        _validate.check_grads(params, grads, self.check_finite)
+        _validate.check_step_arrays(params, grads, self.check_finite)
         for p, g, m in zip(params, grads, momenta):
             sgdm_step(p, g, m, lr, self.momentum, self.variant, self.nesterov, self.weight_decay)
 

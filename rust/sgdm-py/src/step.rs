@@ -1,9 +1,6 @@
 //! Binding of the fused multi-tensor step: `FusedStep(...).step(params, grads, momenta, lr)`.
 
-use numpy::{
-    PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArray,
-    PyUntypedArrayMethods,
-};
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -15,18 +12,50 @@ use crate::errors::{to_py, SgdmError};
 /// Below this many elements the GIL is kept: releasing it costs more than the update.
 const RELEASE_GIL_MIN_LEN: usize = 1 << 14;
 
-/// Borrowed views of one tensor triple, in one dtype.
-struct Borrowed<'py, T: numpy::Element> {
-    param: PyReadwriteArrayDyn<'py, T>,
-    grad: PyReadonlyArrayDyn<'py, T>,
-    momentum: PyReadwriteArrayDyn<'py, T>,
+/// One validated tensor triple of one dtype. The `Bound`s own a reference to each array, so no
+/// other thread can free them while the GIL is released.
+struct Triple<'py, T: numpy::Element> {
+    index: usize,
+    param: Bound<'py, PyArrayDyn<T>>,
+    grad: Bound<'py, PyArrayDyn<T>>,
+    momentum: Bound<'py, PyArrayDyn<T>>,
 }
 
-/// The borrows of one call, grouped by dtype so each group runs one monomorphic kernel.
+/// The validated triples of one call, grouped by dtype so each group runs one monomorphic kernel.
 #[derive(Default)]
-struct Borrows<'py> {
-    f32: Vec<(usize, Borrowed<'py, f32>)>,
-    f64: Vec<(usize, Borrowed<'py, f64>)>,
+struct Triples<'py> {
+    f32: Vec<Triple<'py, f32>>,
+    f64: Vec<Triple<'py, f64>>,
+}
+
+/// Which array of a triple: names are formatted only when an error needs them.
+#[derive(Clone, Copy)]
+enum Role {
+    Param,
+    Grad,
+    Momentum,
+}
+
+impl Role {
+    fn name(self, index: usize) -> String {
+        match self {
+            Role::Param => format!("params[{index}]"),
+            Role::Grad => format!("grads[{index}]"),
+            Role::Momentum => format!("momentum buffer {index}"),
+        }
+    }
+
+    fn written(self) -> bool {
+        !matches!(self, Role::Grad)
+    }
+}
+
+/// The byte range an array occupies and which array it is.
+struct Extent {
+    start: usize,
+    end: usize,
+    role: Role,
+    index: usize,
 }
 
 fn dtype_name(array: &Bound<'_, PyAny>) -> String {
@@ -37,6 +66,17 @@ fn dtype_name(array: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// A shape or strides the way Python prints a tuple: `()`, `(4,)`, `(2, 2)`.
+fn tuple<T: std::fmt::Display>(items: &[T]) -> String {
+    match items {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            items.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
@@ -44,34 +84,53 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "object".to_owned())
 }
 
-fn as_untyped<'a, 'py>(obj: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
+fn as_untyped<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+    role: Role,
+    index: usize,
+) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     obj.cast::<PyUntypedArray>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "{what} must be a numpy.ndarray of float32 or float64, got {}",
+            "{} must be a numpy.ndarray of float32 or float64, got {}",
+            role.name(index),
             type_name(obj)
         ))
     })
 }
 
-fn borrow_error(what: &str, err: numpy::BorrowError) -> PyErr {
-    match err {
-        numpy::BorrowError::NotWriteable => SgdmError::new_err(format!(
-            "{what} is read-only; the update is in place, so it must be writeable"
-        )),
-        _ => SgdmError::new_err(format!(
-            "{what} shares memory with another array of this step (aliasing); \
-             parameters, gradients and momentum buffers must be distinct arrays"
-        )),
+fn is_writeable(array: &Bound<'_, PyUntypedArray>) -> bool {
+    // SAFETY: `array` is a live ndarray (the cast succeeded and we hold a reference), so its
+    // PyArrayObject header is valid to read while we hold the GIL.
+    let flags = unsafe { (*array.as_array_ptr()).fields.flags };
+    flags & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0
+}
+
+impl<T: numpy::Element> Triple<'_, T> {
+    fn extents(&self, out: &mut Vec<Extent>) {
+        let index = self.index;
+        let item = std::mem::size_of::<T>();
+        for (array, role) in [
+            (&self.param, Role::Param),
+            (&self.grad, Role::Grad),
+            (&self.momentum, Role::Momentum),
+        ] {
+            let len = array.len();
+            if len > 0 {
+                let start = array.data() as usize;
+                out.push(Extent { start, end: start + len * item, role, index });
+            }
+        }
     }
 }
 
-/// Check layout and borrow one triple of a known dtype.
-fn borrow_triple<'py, T: numpy::Element>(
+/// Check dtype, shape, layout and writeability of one triple whose parameter has dtype `T`;
+/// `None` when the parameter is not of dtype `T`.
+fn check_triple<'py, T: numpy::Element>(
     index: usize,
     param: &Bound<'py, PyAny>,
     grad: &Bound<'py, PyAny>,
     momentum: &Bound<'py, PyAny>,
-) -> PyResult<Option<Borrowed<'py, T>>> {
+) -> PyResult<Option<Triple<'py, T>>> {
     let Ok(param) = param.cast::<PyArrayDyn<T>>() else {
         return Ok(None);
     };
@@ -91,57 +150,90 @@ fn borrow_triple<'py, T: numpy::Element>(
     })?;
     if grad.shape() != param.shape() {
         return Err(SgdmError::new_err(format!(
-            "grads[{index}] has shape {:?}, but params[{index}] has shape {:?}",
-            grad.shape(),
-            param.shape()
+            "grads[{index}] has shape {}, but params[{index}] has shape {}",
+            tuple(grad.shape()),
+            tuple(param.shape())
         )));
     }
     if momentum.shape() != param.shape() {
         return Err(SgdmError::new_err(format!(
-            "momentum buffer {index} has shape {:?}, but params[{index}] has shape {:?}",
-            momentum.shape(),
-            param.shape()
+            "momentum buffer {index} has shape {}, but params[{index}] has shape {}",
+            tuple(momentum.shape()),
+            tuple(param.shape())
         )));
     }
-    for (what, array) in [
-        (format!("params[{index}]"), param.as_untyped()),
-        (format!("grads[{index}]"), grad.as_untyped()),
-        (format!("momentum buffer {index}"), momentum.as_untyped()),
+    for (array, role) in [
+        (param.as_untyped(), Role::Param),
+        (grad.as_untyped(), Role::Grad),
+        (momentum.as_untyped(), Role::Momentum),
     ] {
         if !array.is_contiguous() {
             return Err(SgdmError::new_err(format!(
-                "{what} is not contiguous; pass numpy.ascontiguousarray(...) (parameters must be \
-                 contiguous to be updated in place)"
+                "{} is not contiguous; pass numpy.ascontiguousarray(...) (parameters must be \
+                 contiguous to be updated in place)",
+                role.name(index)
+            )));
+        }
+        if role.written() && !is_writeable(array) {
+            return Err(SgdmError::new_err(format!(
+                "{} is read-only; the update is in place, so it must be writeable",
+                role.name(index)
             )));
         }
     }
-    // Elementwise pairing of flat slices needs one memory order: C-ordered parameter with an
+    // Elementwise pairing of flat slices needs one memory order: a C-ordered parameter with an
     // F-ordered gradient (both contiguous) would pair the wrong elements.
-    if param.len() > 1 && param.ndim() > 1 && (grad.strides() != param.strides() || momentum.strides() != param.strides()) {
+    if param.len() > 1
+        && param.ndim() > 1
+        && (grad.strides() != param.strides() || momentum.strides() != param.strides())
+    {
         return Err(SgdmError::new_err(format!(
-            "grads[{index}] has strides {:?} but params[{index}] has strides {:?}; \
+            "grads[{index}] has strides {} but params[{index}] has strides {}; \
              use the same memory order (C or Fortran) for both",
-            grad.strides(),
-            param.strides()
+            tuple(grad.strides()),
+            tuple(param.strides())
         )));
     }
-    let param = param
-        .try_readwrite()
-        .map_err(|e| borrow_error(&format!("params[{index}]"), e))?;
-    let momentum = momentum
-        .try_readwrite()
-        .map_err(|e| borrow_error(&format!("momentum buffer {index}"), e))?;
-    let grad = grad
-        .try_readonly()
-        .map_err(|e| borrow_error(&format!("grads[{index}]"), e))?;
-    Ok(Some(Borrowed { param, grad, momentum }))
+    Ok(Some(Triple {
+        index,
+        param: param.clone(),
+        grad: grad.clone(),
+        momentum: momentum.clone(),
+    }))
 }
 
-fn borrow_all<'py>(
+/// Refuse any overlap between an array that is written and any other array of the call.
+fn check_no_aliasing(triples: &Triples<'_>) -> PyResult<()> {
+    let mut extents = Vec::new();
+    triples.f32.iter().for_each(|t| t.extents(&mut extents));
+    triples.f64.iter().for_each(|t| t.extents(&mut extents));
+    extents.sort_unstable_by_key(|e| e.start);
+    // Sorted by start, an overlap always shows between an extent and the furthest-reaching
+    // extent before it, so one sweep that remembers that extent finds every overlap.
+    let mut reach: Option<&Extent> = None;
+    for e in &extents {
+        if let Some(prev) = reach {
+            if e.start < prev.end && (e.role.written() || prev.role.written()) {
+                return Err(SgdmError::new_err(format!(
+                    "{} shares memory with {} (aliasing); parameters, gradients and momentum \
+                     buffers must be distinct arrays",
+                    e.role.name(e.index),
+                    prev.role.name(prev.index)
+                )));
+            }
+        }
+        if reach.is_none_or(|prev| e.end > prev.end) {
+            reach = Some(e);
+        }
+    }
+    Ok(())
+}
+
+fn check_all<'py>(
     params: &Bound<'py, PyList>,
     grads: &[Bound<'py, PyAny>],
     momenta: &Bound<'py, PyList>,
-) -> PyResult<Borrows<'py>> {
+) -> PyResult<Triples<'py>> {
     let n = params.len();
     if n == 0 {
         return Err(SgdmError::new_err("params is empty; expected at least one array"));
@@ -158,16 +250,16 @@ fn borrow_all<'py>(
             momenta.len()
         )));
     }
-    let mut borrows = Borrows::default();
+    let mut triples = Triples::default();
     for (index, grad) in grads.iter().enumerate() {
         let param = params.get_item(index)?;
         let momentum = momenta.get_item(index)?;
-        as_untyped(grad, &format!("grads[{index}]"))?;
-        let untyped = as_untyped(&param, &format!("params[{index}]"))?;
-        if let Some(b) = borrow_triple::<f32>(index, &param, grad, &momentum)? {
-            borrows.f32.push((index, b));
-        } else if let Some(b) = borrow_triple::<f64>(index, &param, grad, &momentum)? {
-            borrows.f64.push((index, b));
+        as_untyped(grad, Role::Grad, index)?;
+        let untyped = as_untyped(&param, Role::Param, index)?;
+        if let Some(t) = check_triple::<f32>(index, &param, grad, &momentum)? {
+            triples.f32.push(t);
+        } else if let Some(t) = check_triple::<f64>(index, &param, grad, &momentum)? {
+            triples.f64.push(t);
         } else {
             return Err(PyTypeError::new_err(format!(
                 "params[{index}] has dtype {}; expected float32 or float64",
@@ -175,20 +267,34 @@ fn borrow_all<'py>(
             )));
         }
     }
-    Ok(borrows)
+    check_no_aliasing(&triples)?;
+    Ok(triples)
 }
 
 /// Flat slices of one dtype group, ready for the core.
-fn tensors<'a, T: numpy::Element>(group: &'a mut [(usize, Borrowed<'_, T>)]) -> PyResult<Vec<Tensor<'a, T>>> {
+fn tensors<'a, T: numpy::Element>(group: &'a [Triple<'_, T>]) -> PyResult<Vec<Tensor<'a, T>>> {
     group
-        .iter_mut()
-        .map(|(index, b)| {
-            let not_contiguous = |_| SgdmError::new_err(format!("params[{index}] is not contiguous"));
-            Ok(Tensor {
-                param: b.param.as_slice_mut().map_err(not_contiguous)?,
-                grad: b.grad.as_slice().map_err(not_contiguous)?,
-                momentum: b.momentum.as_slice_mut().map_err(not_contiguous)?,
-            })
+        .iter()
+        .map(|t| {
+            let index = t.index;
+            let unusable = |_| {
+                SgdmError::new_err(format!(
+                    "params[{index}] or its gradient is not aligned and contiguous"
+                ))
+            };
+            // SAFETY: `check_all` proved that no written array overlaps any other array of this
+            // call (so these slices do not alias each other), that the written ones are
+            // writeable, and the `Bound`s in `group` keep every array alive for 'a. `as_slice*`
+            // itself checks alignment and contiguity. As with rust-numpy's own borrow tracking,
+            // Python code running in another thread while the GIL is released could still touch
+            // the same memory; sgdm documents that arrays must not be used concurrently.
+            unsafe {
+                Ok(Tensor {
+                    param: t.param.as_slice_mut().map_err(unusable)?,
+                    grad: t.grad.as_slice().map_err(unusable)?,
+                    momentum: t.momentum.as_slice_mut().map_err(unusable)?,
+                })
+            }
         })
         .collect()
 }
@@ -243,9 +349,9 @@ impl FusedStep {
     ) -> PyResult<()> {
         let config = StepConfig { lr, ..self.config };
         let grads = grad_items(grads)?;
-        let mut borrows = borrow_all(params, &grads, momenta)?;
-        let mut t32 = tensors(&mut borrows.f32)?;
-        let mut t64 = tensors(&mut borrows.f64)?;
+        let triples = check_all(params, &grads, momenta)?;
+        let mut t32 = tensors(&triples.f32)?;
+        let mut t64 = tensors(&triples.f64)?;
         let total: usize = t32.iter().map(|t| t.param.len()).sum::<usize>()
             + t64.iter().map(|t| t.param.len()).sum::<usize>();
         let mut run = move || -> Result<(), sgdm_core::SgdmError> {

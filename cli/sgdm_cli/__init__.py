@@ -1,0 +1,1 @@
+"""The `sgdm` command line: a thin Typer shell over the `sgdm` library."""
