@@ -44,6 +44,26 @@ def test_builtins(name, shape, k):
     assert ds.info()["n_classes"] == k
 
 
+@pytest.mark.parametrize("name", ["digits", "breast-cancer"])
+def test_fast_path_equals_scikit_learn_loader(name, monkeypatch):
+    from sklearn import datasets as skd
+
+    from sgdm import datasets as mod
+
+    fast = mod._load_builtin(name, {})
+    b = skd.load_digits() if name == "digits" else skd.load_breast_cancer()
+    np.testing.assert_array_equal(fast[0], b.data)
+    np.testing.assert_array_equal(fast[1], b.target)
+    if name == "breast-cancer":
+        assert tuple(fast[2]) == tuple(b.feature_names)
+    # and the fallback through scikit-learn gives the same data set
+    monkeypatch.setattr(mod, "_bundled", lambda *a: None)
+    slow = mod._load_builtin(name, {})
+    np.testing.assert_array_equal(slow[0], fast[0])
+    np.testing.assert_array_equal(slow[1], fast[1])
+    assert tuple(slow[2]) == tuple(fast[2])
+
+
 def test_synthetic_size_flags_and_seed():
     ds = load_dataset("synthetic", n_samples=600, n_features=12, n_classes=3, seed=5)
     assert (ds.n_train + ds.n_test, ds.n_features, ds.n_classes) == (600, 12, 3)
@@ -168,6 +188,7 @@ def test_files_load_without_scikit_learn(tmp_path, monkeypatch):
     np.savetxt(tmp_path / "d.csv", np.column_stack([X, y]), delimiter=",")
     assert load_dataset(tmp_path / "d.npz").n_classes == 3
     assert load_dataset(tmp_path / "d.csv").n_classes == 3
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'sgdm-cli\[datasets\]'") as e:
         load_dataset("digits")
     assert isinstance(e.value, ImportError) and isinstance(e.value, sgdm.SgdmError)

@@ -336,14 +336,60 @@ def _sklearn_datasets(what: str):
     return skd
 
 
+_BC_MEASURES = (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+    "concave points", "symmetry", "fractal dimension",
+)
+#: scikit-learn's names of the 30 breast-cancer features.
+_BC_NAMES = tuple(
+    [f"mean {m}" for m in _BC_MEASURES]
+    + [f"{m} error" for m in _BC_MEASURES]
+    + [f"worst {m}" for m in _BC_MEASURES]
+)
+_DIGITS_NAMES = tuple(f"pixel_{i // 8}_{i % 8}" for i in range(64))
+
+
+def _bundled(file_name: str, skip_header: int, shape: tuple[int, int]) -> np.ndarray | None:
+    """Read one of scikit-learn's bundled data files without importing scikit-learn.
+
+    ``import sklearn.datasets`` costs about 2 s; the digits and breast-cancer tables are small
+    CSV files shipped inside the package (``sklearn/datasets/data``). Locating the package with
+    ``importlib.util.find_spec`` does not import it. Returns ``None`` when the file is not
+    where expected or not as expected, and the caller falls back to scikit-learn's loader.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = Path(root) / "datasets" / "data" / file_name
+        if path.is_file():
+            try:
+                data = np.loadtxt(path, delimiter=",", skiprows=skip_header, ndmin=2)
+            except (ValueError, OSError):
+                return None
+            return data if data.shape == shape else None
+    return None
+
+
 def _load_builtin(name: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, Any]:
-    skd = _sklearn_datasets(f"the built-in data set {name!r}")
     if name == "digits":
-        b = skd.load_digits()
-        return b.data, b.target, [f"pixel_{i // 8}_{i % 8}" for i in range(b.data.shape[1])]
+        data = _bundled("digits.csv.gz", 0, (1797, 65))
+        if data is not None:
+            return data[:, :-1], data[:, -1].astype(np.int64), _DIGITS_NAMES
+        b = _sklearn_datasets(f"the built-in data set {name!r}").load_digits()
+        return b.data, b.target, _DIGITS_NAMES
     if name == "breast-cancer":
-        b = skd.load_breast_cancer()
+        data = _bundled("breast_cancer.csv", 1, (569, 31))
+        if data is not None:
+            return data[:, :-1], data[:, -1].astype(np.int64), _BC_NAMES
+        b = _sklearn_datasets(f"the built-in data set {name!r}").load_breast_cancer()
         return b.data, b.target, list(b.feature_names)
+    skd = _sklearn_datasets(f"the built-in data set {name!r}")
     # synthetic
     n_samples = _pos_int(opts.pop("n_samples", None), "n_samples", 100_000, 2)
     n_features = _pos_int(opts.pop("n_features", None), "n_features", 200, 1)

@@ -305,9 +305,12 @@ def train(
         backend=backend,
     )
     grads = problem.zeros_like_params(params)
-    b_max = max((b for b in batch_sizes if b < n), default=1)
-    X_buf = np.empty((b_max, X.shape[1]), dtype=dt)
-    y_buf = np.empty(b_max, dtype=np.int64)
+    # Each epoch gathers the whole training set once, in its shuffled order, into these
+    # buffers; every batch is then a contiguous slice (a view): no per-step gather or copy.
+    # Cost: one extra copy of the training set in memory (skipped if every epoch is full-batch).
+    needs_shuffle = any(b < n for b in batch_sizes)
+    X_shuf = np.empty_like(X) if needs_shuffle else X
+    y_shuf = np.empty_like(y) if needs_shuffle else y
     n_test = X_te.shape[0]
 
     history = History(
@@ -379,27 +382,23 @@ def train(
                 history.diverged, history.diverged_epoch = True, 0
         for e in range(E if not history.diverged else 0):
             b = batch_sizes[e]
-            perm = rng.permutation(n)
-            failed = False
             t0 = perf()
-            for s in range(steps_per_epoch[e]):
-                lo = s * b
-                hi = lo + b if lo + b < n else n
-                m = hi - lo
-                if m == n:  # one full-batch step: no gather needed
-                    Xb, yb = X, y
-                else:
-                    idx = perm[lo:hi]
-                    Xb = X_buf[:m]
-                    yb = y_buf[:m]
-                    take(X, idx, axis=0, out=Xb, mode="clip")
-                    take(y, idx, out=yb, mode="clip")
-                if not isfinite(loss_and_grad(params, Xb, yb, grads)):
+            perm = rng.permutation(n)  # drawn every epoch, full-batch ones included
+            if b < n:
+                take(X, perm, axis=0, out=X_shuf, mode="clip")
+                take(y, perm, out=y_shuf, mode="clip")
+                Xe, ye = X_shuf, y_shuf
+            else:  # one full-batch step: the order does not change the mean gradient
+                Xe, ye = X, y
+            failed = False
+            for lo in range(0, n, b):
+                hi = lo + b
+                if not isfinite(loss_and_grad(params, Xe[lo:hi], ye[lo:hi], grads)):
                     failed = True
                     break
                 step(grads, lrs[t])
                 t += 1
-                sfo += m
+                sfo += (hi if hi < n else n) - lo
             train_time += perf() - t0
             epoch = e + 1
             row = None
