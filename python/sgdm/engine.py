@@ -12,6 +12,13 @@ plan's batch size :math:`b_e` for epoch :math:`e`:
   the fused optimizer once, ``opt.step(grads, lr=plan.learning_rates[t])``, on one
   :class:`sgdm.SGDM` created for the run.
 
+Implementation: the shuffled training set is gathered once per epoch into a preallocated copy,
+so each batch is a view and gradients go into preallocated buffers; the loop's own cost is a
+few µs per step (``benches/bench_engine.py``). This holds one extra copy of the training set.
+The initial parameters come from ``problem.init_params`` with a generator spawned from
+``seed``, independent of the shuffling stream. A full-batch epoch (``b_e >= n``) uses the data
+in its stored order (the mean gradient does not depend on it); its permutation is still drawn.
+
 After each epoch (every ``record_every`` epochs, and always the last) it records one row with
 the keys of :data:`ROW_KEYS`; a first row with ``epoch = 0`` records the initial point before
 any step (``steps = sfo = 0``, ``wall_time = 0``; its ``batch_size`` and ``lr`` are the first
