@@ -72,7 +72,6 @@ def components() -> dict[str, float]:
     """µs per call of the pieces of one step."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20_000, 4))
-    perm = rng.permutation(20_000)
     params = [np.zeros((4, 2)), np.zeros(2)]
     grads = [np.zeros((4, 2)), np.zeros(2)]
     out = {}
