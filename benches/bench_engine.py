@@ -1,0 +1,133 @@
+"""Benchmark of the training engine.
+
+1. The loop's own overhead per step (everything but the model's maths): a problem whose
+   ``loss_and_grad`` does nothing, tiny parameters, batch sizes 1 and 8. The time then is the
+   per-epoch shuffle (one gather of the whole set, amortised), the batch views, the
+   learning-rate lookup, the fused optimizer call and the loop itself.
+   Target: < 10 µs per step.
+2. 300 epochs of logistic regression on ``digits`` under the warm-up strategy of PAPER.md §5
+   (b_0 = 8 doubling every 30 epochs, capped at n; η warmed up from 0.1 to 1.0 over 30 epochs,
+   growing every 3; NSHB, β = 0.9), with a hand-made plan, metrics every epoch.
+
+Run: ``python benches/bench_engine.py`` (``--quick`` for a shorter run). BLAS threads matter on
+a small shared machine: compare with ``OPENBLAS_NUM_THREADS=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import sgdm
+from sgdm.datasets import Dataset, load_dataset
+from sgdm.engine import train
+from sgdm.problems import LogisticRegression
+
+
+@dataclass
+class HandPlan:
+    epochs: int
+    n_samples: int
+    batch_sizes: np.ndarray
+    steps_per_epoch: np.ndarray
+    epoch_starts: np.ndarray
+    learning_rates: np.ndarray
+    total_steps: int
+
+
+def hand_plan(n: int, batch_sizes, lr_per_epoch) -> HandPlan:
+    bs = np.minimum(np.asarray(batch_sizes, dtype=np.int64), n)
+    spe = -(-n // bs)
+    starts = np.concatenate([[0], np.cumsum(spe)[:-1]]).astype(np.int64)
+    lrs = np.repeat(np.broadcast_to(np.asarray(lr_per_epoch, dtype=np.float64), bs.shape), spe)
+    return HandPlan(len(bs), n, bs, spe, starts, lrs, int(spe.sum()))
+
+
+class NullProblem(LogisticRegression):
+    """No maths at all: isolates the engine's per-step cost."""
+
+    def loss_and_grad(self, params, X, y, out):
+        return 0.0
+
+
+def overhead(n: int, batch: int, epochs: int, backend: str) -> float:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    y = np.arange(n) % 2
+    ds = Dataset("null", X, y, X[:2], y[:2], 2, np.arange(2), ("a", "b", "c", "d"), "bench",
+                 False, 0, None)
+    plan = hand_plan(n, [batch] * epochs, 0.01)
+    # record only at the end so that the evaluation does not count
+    hist = train(NullProblem(4, 2), ds, plan, record_every=epochs, record_initial=False,
+                 backend=backend)
+    return hist.final["wall_time"] / hist.final["steps"] * 1e6
+
+
+def components() -> dict[str, float]:
+    """µs per call of the pieces of one step."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 4))
+    params = [np.zeros((4, 2)), np.zeros(2)]
+    grads = [np.zeros((4, 2)), np.zeros(2)]
+    out = {}
+    for backend in ("rust", "numpy"):
+        opt = sgdm.SGDM(params, lr=0.01, backend=backend)
+        t = time.perf_counter()
+        for _ in range(20_000):
+            opt.step(grads, 0.01)
+        out[f"opt.step ({backend})"] = (time.perf_counter() - t) / 20_000 * 1e6
+    X_shuf = np.empty_like(X)
+    t = time.perf_counter()
+    for _ in range(20):
+        np.take(X, rng.permutation(20_000), axis=0, out=X_shuf, mode="clip")
+    out["epoch shuffle+gather /sample"] = (time.perf_counter() - t) / (20 * 20_000) * 1e6
+    return out
+
+
+def warmup_run(epochs: int) -> None:
+    t0 = time.perf_counter()
+    ds = load_dataset("digits")
+    t_load = time.perf_counter() - t0
+    E, E_inc, W, w = epochs, 30, 30, 3
+    bs = [8 * 2 ** (e // E_inc) for e in range(E)]
+    gamma = (1.0 / 0.1) ** (w / (W - w))
+    lr = [min(0.1 * gamma ** (e // w), 1.0) if e < W else 1.0 for e in range(E)]
+    plan = hand_plan(ds.n_train, bs, lr)
+    problem = LogisticRegression(ds.n_features, ds.n_classes)
+    hist = train(problem, ds, plan, momentum=0.9, variant="nshb", seed=0)
+    last = hist.final
+    print(f"\nwarm-up, logreg on digits, {E} epochs, {plan.total_steps} steps, n = {ds.n_train}:")
+    print(f"  load digits            {t_load:6.2f} s")
+    print(f"  train() total          {hist.total_time:6.2f} s")
+    print(f"    training steps       {last['wall_time']:6.2f} s "
+          f"({last['wall_time'] / plan.total_steps * 1e6:.1f} µs/step incl. maths)")
+    print(f"    metrics ({len(hist)} rows)   {hist.eval_time:6.2f} s")
+    print(f"  final ‖∇f‖² = {last['grad_norm_sq']:.3e} (min {last['grad_norm_sq_min']:.3e}), "
+          f"test accuracy {last['test_accuracy']:.4f}, diverged: {hist.diverged}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    print(f"numpy {np.__version__}, sgdm {sgdm.__version__}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
+    epochs = 2 if args.quick else 5
+    print("\nengine overhead per step (null problem, tiny parameters):")
+    for backend in ("rust", "numpy"):
+        for batch in (1, 8):
+            us = min(overhead(20_000, batch, epochs, backend) for _ in range(3))
+            print(f"  backend={backend:5s} b={batch:<3d} {us:6.2f} µs/step")
+    for k, v in components().items():
+        print(f"  {k:30s} {v:6.2f} µs")
+    warmup_run(60 if args.quick else 300)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

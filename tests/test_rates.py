@@ -1,0 +1,119 @@
+"""Rates: synthetic curves whose slope, floor and per-stage factor are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import sgdm
+from sgdm.rates import (
+    fit_decay_slope,
+    fit_floor,
+    history_columns,
+    per_stage_decay,
+    running_min,
+    sfo_to_target,
+    steps_to_target,
+)
+
+
+def test_running_min():
+    np.testing.assert_array_equal(running_min([3, 1, 2, 0.5, 4]), [3, 1, 1, 0.5, 0.5])
+    r = running_min([np.nan, 2.0, np.nan, 1.0, np.inf])
+    assert math.isnan(r[0])
+    np.testing.assert_array_equal(r[1:], [2.0, 2.0, 1.0, 1.0])
+    assert running_min([]).size == 0
+    with pytest.raises(sgdm.SgdmError):
+        running_min(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("slope", [-1.0, -0.5, -2.0, 0.0])
+def test_fit_decay_slope_recovers_power_law(slope):
+    T = np.geomspace(10, 1e5, 60)
+    y = 3.0 * T**slope
+    fit = fit_decay_slope(T, y, last_fraction=0.5)
+    assert fit.slope == pytest.approx(slope, abs=1e-10)
+    assert fit.intercept == pytest.approx(math.log(3.0), abs=1e-8)
+    assert fit.n_points == 30 and fit.r_squared == pytest.approx(1.0)
+    assert fit.x_range[1] == pytest.approx(1e5)
+
+
+def test_fit_decay_slope_uses_only_the_tail_and_drops_bad_points():
+    T = np.arange(0, 101, dtype=float)  # T = 0 (the initial row) is dropped
+    with np.errstate(divide="ignore"):
+        y = np.where(T < 50, 1.0 / np.maximum(T, 1), 0.02 * (T / 50) ** -2.0)
+    y[60] = np.nan
+    fit = fit_decay_slope(T, y, last_fraction=0.4)
+    assert fit.slope == pytest.approx(-2.0, abs=1e-10)
+    noisy = 5 * T[1:] ** -1.0 * np.exp(np.random.default_rng(0).normal(0, 0.05, 100))
+    assert fit_decay_slope(T[1:], noisy, 1.0).slope == pytest.approx(-1.0, abs=0.05)
+    assert math.isnan(fit_decay_slope([1.0], [1.0]).slope)
+    with pytest.raises(sgdm.SgdmError, match="last_fraction"):
+        fit_decay_slope(T, y, last_fraction=0.0)
+
+
+def test_fit_floor_recovers_known_floor():
+    T = np.geomspace(100, 1e6, 80)
+    y = 1e-3 + 5.0 * T**-0.8
+    fit = fit_floor(T, y)
+    assert fit.floor == pytest.approx(1e-3, rel=0.02)
+    assert fit.power == pytest.approx(0.8, rel=0.03)
+    assert fit.amplitude == pytest.approx(5.0, rel=0.1)
+    assert fit.significant and fit.floor_fraction > 0.9
+    assert fit.rel_rms < 0.01
+
+
+def test_fit_floor_without_floor_is_not_significant():
+    T = np.geomspace(100, 1e6, 80)
+    rng = np.random.default_rng(1)
+    y = 2.0 * T**-1.0 * np.exp(rng.normal(0, 0.02, T.size))
+    fit = fit_floor(T, y)
+    assert not fit.significant
+    assert fit.floor_fraction < 0.2
+    assert fit.power == pytest.approx(1.0, rel=0.1)
+
+
+def test_fit_floor_of_a_plateau_is_significant_and_too_few_points_is_nan():
+    fit = fit_floor(np.arange(1.0, 30.0), np.full(29, 0.3))
+    assert fit.significant and fit.floor == pytest.approx(0.3)
+    few = fit_floor([1.0, 2.0], [1.0, 0.5])
+    assert math.isnan(few.floor) and not few.significant
+
+
+def _history(values, batch, steps, sfo):
+    return {
+        "epoch": np.arange(len(values)),
+        "grad_norm_sq": np.asarray(values, float),
+        "grad_norm_sq_min": running_min(values),
+        "batch_size": np.asarray(batch),
+        "steps": np.asarray(steps),
+        "sfo": np.asarray(sfo),
+    }
+
+
+def test_per_stage_decay_constant_factor():
+    # initial row, then 3 stages of 2 epochs each; stage ends fall by a factor 4
+    values = [10.0, 2.0, 1.0, 0.5, 0.25, 0.1, 0.0625]
+    batch = [8, 8, 8, 16, 16, 32, 32]
+    steps = [0, 10, 20, 25, 30, 33, 36]
+    dec = per_stage_decay(_history(values, batch, steps, steps))
+    np.testing.assert_allclose(dec.stage_values, [1.0, 0.25, 0.0625])
+    np.testing.assert_allclose(dec.ratios, [0.25, 0.25])
+    assert dec.mean_ratio == pytest.approx(0.25)
+    np.testing.assert_array_equal(dec.batch_sizes, [8, 16, 32])
+    single = per_stage_decay(_history([1.0, 0.5], [8, 8], [0, 4], [0, 4]))
+    assert math.isnan(single.mean_ratio)
+
+
+def test_steps_and_sfo_to_target():
+    hist = _history([1.0, 0.5, 0.2, 0.05, 0.01], [4] * 5, [0, 3, 6, 9, 12], [0, 10, 20, 30, 40])
+    assert steps_to_target(hist, 0.2) == 6
+    assert sfo_to_target(hist, 0.04) == 40
+    assert steps_to_target(hist, 1e-3) is None
+    rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
+    assert steps_to_target(rows, 0.05) == 9
+    assert set(history_columns(rows)) == set(hist)
+    with pytest.raises(sgdm.SgdmError, match="target"):
+        steps_to_target(hist, 0.0)
