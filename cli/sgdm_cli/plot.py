@@ -1,0 +1,49 @@
+"""The paper-style figure: ‖∇f‖² (log scale), loss, test accuracy, learning rate and batch size
+against epochs, one line per run label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+PANELS = (
+    ("grad_norm_sq", "‖∇f(θ)‖² (full batch)", "log"),
+    ("train_loss", "training loss", "log"),
+    ("test_accuracy", "test accuracy", "linear"),
+    ("lr", "learning rate η", "log"),
+    ("batch_size", "batch size b", "log"),
+)
+
+
+def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
+    """Draw ``runs`` (label → history rows) into ``path`` (format from its extension)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(
+            "plotting needs matplotlib: pip install 'sgdm-cli[plot]'"
+        ) from err
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
+    for label, rows in runs.items():
+        # The initial point (epoch 0) has no learning rate yet applied; plot it for the metrics.
+        epochs = [r["epoch"] for r in rows]
+        for ax, (key, name, scale) in zip(axes, PANELS):
+            values = [r.get(key) for r in rows]
+            pairs = [(e, v) for e, v in zip(epochs, values) if v is not None and v == v and (scale != "log" or v > 0)]
+            if pairs:
+                xs, ys = zip(*pairs)
+                step = key in ("lr", "batch_size")
+                ax.plot(xs, ys, label=label, drawstyle="steps-post" if step else "default", linewidth=1.4)
+    for ax, (key, name, scale) in zip(axes, PANELS):
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_yscale(scale)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

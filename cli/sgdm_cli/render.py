@@ -1,0 +1,118 @@
+"""One way to show rows: a rich table on stdout, or the same numbers as JSON; histories to files.
+
+Chatter and progress go to stderr (``console_err``); results go to stdout (``console_out``), so
+``sgdm ... --json | jq`` always sees clean JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+console_out = Console()
+console_err = Console(stderr=True)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalars: NumPy numbers to Python, NaN/Inf to None."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def format_cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value == 0.0:
+            return "0"
+        if abs(value) >= 1e5 or abs(value) < 1e-3:
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(
+    title: str,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    caption: str | None = None,
+) -> Table:
+    """A rich table of ``rows`` showing ``columns`` given as (key, header) pairs."""
+    t = Table(title=title, caption=caption, header_style="bold cyan", title_style="bold")
+    for key, header in columns:
+        numeric = any(isinstance(_plain(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
+        t.add_column(header, justify="right" if numeric else "left", overflow="fold")
+    for r in rows:
+        t.add_row(*(format_cell(r.get(key)) for key, _ in columns))
+    return t
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as JSON on stdout (no colour, no wrapping)."""
+    print(json.dumps(_plain(payload), indent=2))
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work if ``path`` cannot be written (missing folder, no permission)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OSError(f"cannot write {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise OSError(f"cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OSError(f"cannot write {path}: permission denied")
+
+
+def history_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise ValueError(f"cannot write {path}: unknown extension {suffix!r}; use .jsonl or .csv")
+
+
+def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write rows as JSON lines or CSV (by extension) atomically: a temporary file in the same
+    folder, flushed and fsynced, then renamed over ``path``; never a partial file."""
+    fmt = history_format(path)
+    rows = [_plain(dict(r)) for r in rows]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            if fmt == "jsonl":
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
+            else:
+                keys: list[str] = []
+                for r in rows:
+                    keys.extend(k for k in r if k not in keys)
+                writer = csv.DictWriter(f, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
