@@ -4,7 +4,7 @@
 //! - per epoch: b_e = min(batch(e), n), S_e = ⌈n / b_e⌉ steps, the epoch's first global step;
 //! - per step: its epoch, its learning rate η_t, its actual batch size |B_t| (b_e, except the
 //!   last, partial batch of an epoch: n − (S_e − 1) b_e);
-//! - running sums of the schedule-only quantities of PAPER.md §6, inclusive of step t:
+//! - running sums (derived on demand) of the schedule-only quantities of PAPER.md §6, inclusive of step t:
 //!   B_t = Σ η_s, W_t = Σ η_s / |B_s|, V_t = Σ η_s² / |B_s| (the partial batch counts with its
 //!   actual size, as in the SFO);
 //! - totals T = Σ S_e and SFO = Σ |B_t| = E·n.
@@ -16,6 +16,11 @@ use crate::schedule::{BatchSchedule, Horizon, LrSchedule};
 pub const MAX_TOTAL_STEPS: u64 = 1 << 28;
 
 /// The laid-out run. Integer arrays are i64 (NumPy's int64).
+///
+/// [`Plan::build`] computes the per-epoch arrays and the per-step learning rates; the other
+/// per-step arrays are derived on demand ([`Plan::epoch_of_step`],
+/// [`Plan::batch_size_of_step`], [`Plan::running_sums`]) so that a caller that does not need
+/// them does not pay for writing them (fresh memory costs page faults).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub n_samples: u64,
@@ -26,11 +31,6 @@ pub struct Plan {
     pub steps_per_epoch: Vec<i64>,
     pub epoch_starts: Vec<i64>,
     pub learning_rates: Vec<f64>,
-    pub epoch_of_step: Vec<i64>,
-    pub batch_size_of_step: Vec<i64>,
-    pub lr_sum: Vec<f64>,
-    pub lr_over_batch_sum: Vec<f64>,
-    pub lr_sq_over_batch_sum: Vec<f64>,
     /// The learning-rate schedule with its run lengths filled in.
     pub lr: LrSchedule,
     /// The batch-size schedule with its run length filled in.
@@ -86,36 +86,11 @@ impl Plan {
         lr.check_ready()?;
 
         let t_len = total as usize;
-        let mut learning_rates = Vec::with_capacity(t_len);
-        let mut epoch_of_step = Vec::with_capacity(t_len);
-        let mut batch_size_of_step = Vec::with_capacity(t_len);
-        let per_step = lr.uses_step();
+        let mut learning_rates = vec![0.0f64; t_len];
         for e in 0..epochs {
             let ei = e as usize;
-            let (start, s, b) = (bounds[ei], steps_per_epoch[ei] as u64, batch_sizes[ei]);
-            if per_step {
-                learning_rates.extend((start..start + s).map(|t| lr.value(t, e)));
-            } else {
-                let v = lr.value(start, e);
-                learning_rates.extend(std::iter::repeat_n(v, s as usize));
-            }
-            epoch_of_step.extend(std::iter::repeat_n(e as i64, s as usize));
-            batch_size_of_step.extend(std::iter::repeat_n(b, (s - 1) as usize));
-            batch_size_of_step.push(n_samples as i64 - (s as i64 - 1) * b);
-        }
-
-        let mut lr_sum = Vec::with_capacity(t_len);
-        let mut lr_over_batch_sum = Vec::with_capacity(t_len);
-        let mut lr_sq_over_batch_sum = Vec::with_capacity(t_len);
-        let (mut a, mut w, mut v) = (0.0f64, 0.0f64, 0.0f64);
-        for (&eta, &b) in learning_rates.iter().zip(&batch_size_of_step) {
-            let b = b as f64;
-            a += eta;
-            w += eta / b;
-            v += eta * eta / b;
-            lr_sum.push(a);
-            lr_over_batch_sum.push(w);
-            lr_sq_over_batch_sum.push(v);
+            let (start, s) = (bounds[ei] as usize, steps_per_epoch[ei] as usize);
+            lr.fill_epoch(start as u64, e, &mut learning_rates[start..start + s]);
         }
 
         bounds.pop();
@@ -128,15 +103,70 @@ impl Plan {
             steps_per_epoch,
             epoch_starts: bounds.into_iter().map(|x| x as i64).collect(),
             learning_rates,
-            epoch_of_step,
-            batch_size_of_step,
-            lr_sum,
-            lr_over_batch_sum,
-            lr_sq_over_batch_sum,
             lr,
             batch,
         })
     }
+}
+
+impl Plan {
+    /// The epoch of every global step.
+    pub fn epoch_of_step(&self) -> Vec<i64> {
+        epoch_of_step(&self.steps_per_epoch)
+    }
+
+    /// The actual batch size |B_t| of every step (the last batch of an epoch may be partial).
+    pub fn batch_size_of_step(&self) -> Vec<i64> {
+        batch_size_of_step(self.n_samples as i64, &self.batch_sizes, &self.steps_per_epoch)
+    }
+
+    /// The running sums (Σ η, Σ η/|B|, Σ η²/|B|), inclusive of each step.
+    pub fn running_sums(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        running_sums(&self.learning_rates, &self.batch_size_of_step())
+    }
+}
+
+/// The epoch of every step, from the steps of each epoch.
+pub fn epoch_of_step(steps_per_epoch: &[i64]) -> Vec<i64> {
+    let total: i64 = steps_per_epoch.iter().sum();
+    let mut out = Vec::with_capacity(total.max(0) as usize);
+    for (e, &s) in steps_per_epoch.iter().enumerate() {
+        out.extend(std::iter::repeat_n(e as i64, s.max(0) as usize));
+    }
+    out
+}
+
+/// |B_t| for every step: b_e, and n − (S_e − 1) b_e on the last step of each epoch.
+pub fn batch_size_of_step(n_samples: i64, batch_sizes: &[i64], steps_per_epoch: &[i64]) -> Vec<i64> {
+    let total: i64 = steps_per_epoch.iter().sum();
+    let mut out = Vec::with_capacity(total.max(0) as usize);
+    for (&b, &s) in batch_sizes.iter().zip(steps_per_epoch) {
+        if s <= 0 {
+            continue;
+        }
+        out.extend(std::iter::repeat_n(b, (s - 1) as usize));
+        out.push(n_samples - (s - 1) * b);
+    }
+    out
+}
+
+/// Inclusive running sums of η_t, η_t/b_t and η_t²/b_t, summed in step order.
+pub fn running_sums(lr: &[f64], batch: &[i64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let n = lr.len().min(batch.len());
+    let mut s1 = Vec::with_capacity(n);
+    let mut s2 = Vec::with_capacity(n);
+    let mut s3 = Vec::with_capacity(n);
+    let (mut a, mut w, mut v) = (0.0f64, 0.0f64, 0.0f64);
+    for (&eta, &b) in lr.iter().zip(batch) {
+        let b = b as f64;
+        a += eta;
+        w += eta / b;
+        v += eta * eta / b;
+        s1.push(a);
+        s2.push(w);
+        s3.push(v);
+    }
+    (s1, s2, s3)
 }
 
 #[cfg(test)]
@@ -154,12 +184,14 @@ mod tests {
         assert_eq!(p.epoch_starts, vec![0, 3]);
         assert_eq!(p.total_steps, 4);
         assert_eq!(p.sfo, 20);
-        assert_eq!(p.batch_size_of_step, vec![4, 4, 2, 10]);
-        assert_eq!(p.epoch_of_step, vec![0, 0, 0, 1]);
+        assert_eq!(p.batch_size_of_step(), vec![4, 4, 2, 10]);
+        assert_eq!(p.epoch_of_step(), vec![0, 0, 0, 1]);
         assert_eq!(p.learning_rates, vec![1.0, 0.75, 0.5, 0.25]);
-        assert_eq!(p.lr_sum[3], 2.5);
-        let w = 1.0 / 4.0 + 0.75 / 4.0 + 0.5 / 2.0 + 0.25 / 10.0;
-        assert!((p.lr_over_batch_sum[3] - w).abs() < 1e-15);
+        let (a, w, v) = p.running_sums();
+        assert_eq!(a[3], 2.5);
+        let want = 1.0 / 4.0 + 0.75 / 4.0 + 0.5 / 2.0 + 0.25 / 10.0;
+        assert!((w[3] - want).abs() < 1e-15);
+        assert!((v[0] - 0.25).abs() < 1e-15);
     }
 
     #[test]
@@ -185,7 +217,7 @@ mod tests {
             .unwrap();
         assert_eq!(p.batch_sizes, vec![5]);
         assert_eq!(p.total_steps, 1);
-        assert_eq!(p.batch_size_of_step, vec![5]);
+        assert_eq!(p.batch_size_of_step(), vec![5]);
         let err = Plan::build(5, 0, &BatchSchedule::Constant { size: 1 }, &LrSchedule::Constant { value: 0.1 })
             .unwrap_err();
         assert!(err.to_string().starts_with("epochs = 0"));

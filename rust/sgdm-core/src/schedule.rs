@@ -147,6 +147,21 @@ pub fn ceil_tol(x: f64) -> f64 {
     }
 }
 
+/// x^p, with the common integer powers computed exactly by multiplication (x² for p = 2, as
+/// NumPy does) and the general case by `powf`.
+#[inline]
+pub fn pow_p(x: f64, p: f64) -> f64 {
+    if p == 2.0 {
+        x * x
+    } else if p == 1.0 {
+        x
+    } else if p.fract() == 0.0 && (0.0..=64.0).contains(&p) {
+        x.powi(p as i32)
+    } else {
+        x.powf(p)
+    }
+}
+
 /// (1 + cos(π r)) / 2 for r in [0, 1].
 #[inline]
 fn half_cos(r: f64) -> f64 {
@@ -558,7 +573,7 @@ impl LrSchedule {
             }
             LrSchedule::Polynomial { init_value, power, total_steps } => {
                 let big_t = total_steps.unwrap_or(1);
-                init_value * (1.0 - t.min(big_t) as f64 / big_t as f64).powf(*power)
+                init_value * pow_p(1.0 - t.min(big_t) as f64 / big_t as f64, *power)
             }
             LrSchedule::ExpGrowth { init_value, interval, max_value, growth_rate, epochs } => {
                 let big_e = epochs.unwrap_or(*interval);
@@ -653,44 +668,119 @@ impl LrSchedule {
             ));
         }
         self.check_ready()?;
-        check_clock("steps", steps)?;
-        check_clock("epochs", epochs)?;
-        let run = |steps: &[i64], epochs: &[i64], out: &mut [f64]| {
-            // Consecutive equal clocks (an epoch-type schedule over the steps of one epoch)
-            // reuse the previous value: a pure memo within this call only.
-            let (us, ue) = (self.uses_step(), self.uses_epoch());
-            let mut prev: Option<(i64, i64, f64)> = None;
-            for ((o, &t), &e) in out.iter_mut().zip(steps).zip(epochs) {
-                let key = (if us { t } else { 0 }, if ue { e } else { 0 });
-                *o = match prev {
-                    Some((pt, pe, v)) if (pt, pe) == key => v,
-                    _ => {
-                        let v = self.value(t as u64, e as u64);
-                        prev = Some((key.0, key.1, v));
-                        v
-                    }
-                };
+        // Check and evaluate cache-sized blocks, so each clock array is read from memory once.
+        let run = |base: usize, steps: &[i64], epochs: &[i64], out: &mut [f64]| {
+            let blocks = steps.chunks(CHUNK).zip(epochs.chunks(CHUNK)).zip(out.chunks_mut(CHUNK));
+            for (k, ((s, e), o)) in blocks.enumerate() {
+                check_clock("steps", s, base + k * CHUNK)?;
+                check_clock("epochs", e, base + k * CHUNK)?;
+                self.eval_chunk(s, e, o);
             }
+            Ok::<(), SgdmError>(())
         };
         if out.len() >= PARALLEL_MIN_LEN {
+            const BLOCK: usize = 4 * CHUNK;
             let pool = parallel::pool()?;
             pool.install(|| {
-                out.par_chunks_mut(CHUNK)
-                    .zip(steps.par_chunks(CHUNK).zip(epochs.par_chunks(CHUNK)))
-                    .for_each(|(o, (s, e))| run(s, e, o));
-            });
+                out.par_chunks_mut(BLOCK)
+                    .zip(steps.par_chunks(BLOCK).zip(epochs.par_chunks(BLOCK)))
+                    .enumerate()
+                    .try_for_each(|(k, (o, (s, e)))| run(k * BLOCK, s, e, o))
+            })?;
         } else {
-            run(steps, epochs, out);
+            run(0, steps, epochs, out)?;
         }
         Ok(())
     }
 }
 
-fn check_clock(name: &str, xs: &[i64]) -> Result<(), SgdmError> {
+impl LrSchedule {
+    /// `out[i] = value(steps[i], epochs[i])` for checked clocks, with tight loops for the
+    /// step-type families and, for the others, reuse of the previous value while the clock the
+    /// schedule reads is unchanged (a memo within this call only: no state survives it).
+    fn eval_chunk(&self, steps: &[i64], epochs: &[i64], out: &mut [f64]) {
+        match self {
+            LrSchedule::Diminishing { init_value } => {
+                for (o, &t) in out.iter_mut().zip(steps) {
+                    *o = init_value / ((t as f64) + 1.0).sqrt();
+                }
+            }
+            LrSchedule::Linear { init_value, total_steps } => {
+                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let tf = big_t as f64;
+                for (o, &t) in out.iter_mut().zip(steps) {
+                    *o = init_value * (1.0 - t.min(big_t) as f64 / tf);
+                }
+            }
+            LrSchedule::Polynomial { init_value, power, total_steps } => {
+                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let tf = big_t as f64;
+                for (o, &t) in out.iter_mut().zip(steps) {
+                    *o = init_value * pow_p(1.0 - t.min(big_t) as f64 / tf, *power);
+                }
+            }
+            _ => {
+                let (us, ue) = (self.uses_step(), self.uses_epoch());
+                let mut prev: Option<(i64, i64, f64)> = None;
+                for ((o, &t), &e) in out.iter_mut().zip(steps).zip(epochs) {
+                    let key = (if us { t } else { 0 }, if ue { e } else { 0 });
+                    *o = match prev {
+                        Some((pt, pe, v)) if (pt, pe) == key => v,
+                        _ => {
+                            let v = self.value(t as u64, e as u64);
+                            prev = Some((key.0, key.1, v));
+                            v
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Fill `out` with the values at steps `t0, t0 + 1, ...` all inside epoch `e` (the plan's
+    /// inner loop). Call [`LrSchedule::check_ready`] once first.
+    pub fn fill_epoch(&self, t0: u64, e: u64, out: &mut [f64]) {
+        if !self.uses_step() {
+            out.fill(self.value(t0, e));
+            return;
+        }
+        match self {
+            LrSchedule::Diminishing { init_value } => {
+                for (o, t) in out.iter_mut().zip(t0..) {
+                    *o = init_value / ((t as f64) + 1.0).sqrt();
+                }
+            }
+            LrSchedule::Linear { init_value, total_steps } => {
+                let big_t = total_steps.unwrap_or(1);
+                let tf = big_t as f64;
+                for (o, t) in out.iter_mut().zip(t0..) {
+                    *o = init_value * (1.0 - t.min(big_t) as f64 / tf);
+                }
+            }
+            LrSchedule::Polynomial { init_value, power, total_steps } => {
+                let big_t = total_steps.unwrap_or(1);
+                let tf = big_t as f64;
+                for (o, t) in out.iter_mut().zip(t0..) {
+                    *o = init_value * pow_p(1.0 - t.min(big_t) as f64 / tf, *power);
+                }
+            }
+            _ => {
+                for (o, t) in out.iter_mut().zip(t0..) {
+                    *o = self.value(t, e);
+                }
+            }
+        }
+    }
+}
+
+fn check_clock(name: &str, xs: &[i64], base: usize) -> Result<(), SgdmError> {
+    if xs.iter().fold(0i64, |acc, &x| acc | x) >= 0 {
+        return Ok(());
+    }
     match xs.iter().position(|&x| x < 0) {
         None => Ok(()),
         Some(i) => Err(SgdmError::invalid(
-            &format!("{name}[{i}]"),
+            &format!("{name}[{}]", base + i),
             xs[i],
             "an integer >= 0 (clock values count from 0)",
         )),
@@ -1012,7 +1102,7 @@ impl BatchSchedule {
             return Err(SgdmError::invalid("out", out.len(), "the length of epochs"));
         }
         self.check_ready()?;
-        check_clock("epochs", epochs)?;
+        check_clock("epochs", epochs, 0)?;
         for (o, &e) in out.iter_mut().zip(epochs) {
             *o = self.size(e as u64).min(i64::MAX as u64) as i64;
         }
