@@ -596,7 +596,9 @@ def _from_dict(spec: Any, types: Mapping[str, type], what: str) -> Any:
     if not isinstance(spec, Mapping):
         raise SgdmError(f"{what} = {spec!r} is invalid: expected a spec dict with a 'type' key")
     if "type" not in spec:
-        raise SgdmError(f"type is missing: a {what} spec needs a 'type' key ({_names(types)})")
+        raise SgdmError(
+            f"type is missing: a {what} spec requires a 'type' key (expected {_names(types)})"
+        )
     kind = spec["type"]
     cls = types.get(kind) if isinstance(kind, str) else None
     if cls is None:
