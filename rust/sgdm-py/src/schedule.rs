@@ -431,13 +431,15 @@ fn plan_batch_size_of_step<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+type Sums<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// Running sums (Σ η, Σ η/b, Σ η²/b), inclusive of each step.
 #[pyfunction]
 fn plan_running_sums<'py>(
     py: Python<'py>,
     learning_rates: PyReadonlyArray1<'py, f64>,
     batch_size_of_step: PyReadonlyArray1<'py, i64>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<Sums<'py>> {
     let l = slice(&learning_rates, "learning_rates")?;
     let b = slice(&batch_size_of_step, "batch_size_of_step")?;
     let (a, w, v) = py.detach(|| sgdm_core::plan::running_sums(l, b));
