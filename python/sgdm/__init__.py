@@ -8,3 +8,9 @@ from ._sgdm import SgdmError, __version__, get_num_threads, set_num_threads
 from .optim import SGDM
 
 __all__ = ["SGDM", "SgdmError", "get_num_threads", "set_num_threads", "__version__"]
+
+from . import config, schedules, strategies
+from .config import RunConfig
+from .plan import Plan
+
+__all__ += ["Plan", "RunConfig", "config", "schedules", "strategies"]

@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod schedule;
 mod step;
 
 /// Number of worker threads that large updates are split across.
@@ -27,5 +28,6 @@ fn _sgdm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     step::register(m)?;
+    schedule::register(m)?;
     Ok(())
 }

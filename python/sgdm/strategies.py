@@ -1,0 +1,398 @@
+r"""The paper's strategies as named presets (PAPER.md §5), with their theory row (§6).
+
+=============================  =============  ============================================
+name (aliases)                 batch size     learning rate
+=============================  =============  ============================================
+``baseline``                   constant 128   constant 0.1
+``i`` (``const-bs-decay-lr``)  constant 128   cosine from 0.1 (or diminishing/linear/poly)
+``ii`` (``incr-bs-decay-lr``)  8, ×2/stage    cosine from 0.1 (or constant/diminishing/...)
+``iii`` (``incr-bs-incr-lr``)  8, ×2/stage    exponential growth to η_max = 5·η_0 each stage
+``warmup``                     8, ×2/stage    warm-up over W epochs (every w) to η_max = 5·η_0,
+                                              then cosine (or constant)
+=============================  =============  ============================================
+
+Defaults are the paper's at E = 300 epochs (NSHB, η_0 = 0.1, β = 0.9): stages of 30 epochs,
+warm-up of 30 epochs growing every 3. **Other epoch counts** scale with E:
+
+- stage length E_inc = max(1, round(E/10)) (so a 300-epoch run has 10 stages);
+- warm-up W = max(1, round(E/10)) epochs, growing every w = max(1, round(W/10)) epochs.
+
+``variant="shb"`` changes the default η_0 to 0.01 (the paper's SHB runs); η_max defaults to
+5·η_0 (the paper's middle setting: 0.5 for NSHB, 0.05 for SHB). β defaults to 0.9, lowered to
+0.87 when η_max/η_0 ≥ 10, as in the paper's runs (so that β²γ < 1 with γ = 10^(1/9)).
+Every default can be overridden: ``get("iii", epochs=200, lr_max=1.0, momentum=0.87)``.
+
+Each preset carries its theory row (:attr:`Strategy.theory`, data, not prose) and checks the
+conditions inferred for (iii) (γ < δ, β²γ < 1, γ < √δ, with γ the per-stage LR growth factor
+and δ the per-stage batch growth factor) in :meth:`Strategy.check_conditions`, which warns
+(``warnings.warn``, :class:`ConditionWarning`) when one fails.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._sgdm import SgdmError
+from .plan import Plan
+from .schedules import (
+    BatchSizeSchedule,
+    Constant,
+    ConstantBatchSize,
+    Cosine,
+    Diminishing,
+    ExpGrowth,
+    ExpGrowthBatchSize,
+    Linear,
+    LrSchedule,
+    Polynomial,
+    WarmupConstant,
+    WarmupCosine,
+    _int,
+    _num,
+)
+
+__all__ = ["Strategy", "Theory", "Check", "ConditionWarning", "get", "names", "ALIASES", "stage_length", "warmup_layout"]
+
+ALIASES = {
+    "baseline": "baseline",
+    "i": "i",
+    "const-bs-decay-lr": "i",
+    "ii": "ii",
+    "incr-bs-decay-lr": "ii",
+    "iii": "iii",
+    "incr-bs-incr-lr": "iii",
+    "warmup": "warmup",
+    "incr-bs-warmup-lr": "warmup",
+}
+_CANONICAL = ("baseline", "i", "ii", "iii", "warmup")
+DECAY_FAMILIES = ("constant", "cosine", "diminishing", "linear", "poly")
+
+
+class ConditionWarning(UserWarning):
+    """A strategy's settings break one of the conditions of PAPER.md §6."""
+
+
+@dataclass(frozen=True)
+class Theory:
+    """The strategy's row of PAPER.md §6.
+
+    ``order``: the bound's order for min_t E‖∇f(θ_t)‖²; ``vanishes``: whether it goes to zero;
+    ``established``: whether the paper proves it (False for the warm-up: no theorem).
+    """
+
+    order: str
+    vanishes: bool
+    established: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order,
+            "vanishes": self.vanishes,
+            "established": self.established,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Check:
+    """One condition: ``passed`` is None where it does not apply."""
+
+    name: str
+    expression: str
+    lhs: float
+    rhs: float
+    passed: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "expression": self.expression,
+            "lhs": self.lhs,
+            "rhs": self.rhs,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named preset: batch-size and LR schedules, optimizer settings, theory row.
+
+    ``gamma`` is the per-stage LR growth factor (1 when the rate does not grow), ``delta`` the
+    per-stage batch growth factor (1 for a constant batch).
+    """
+
+    name: str
+    title: str
+    description: str
+    epochs: int
+    batch_size: BatchSizeSchedule
+    lr: LrSchedule
+    momentum: float
+    variant: str
+    theory: Theory
+    gamma: float
+    delta: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def plan(self, n_samples: int) -> Plan:
+        """The run plan over ``n_samples`` samples."""
+        return Plan(n_samples, self.epochs, self.batch_size, self.lr)
+
+    def run_config(self, n_samples: int):
+        """A :class:`sgdm.config.RunConfig` (plan + optimizer settings)."""
+        from .config import RunConfig
+
+        return RunConfig(self.plan(n_samples), self.variant, self.momentum)
+
+    def conditions(self) -> list[Check]:
+        """The conditions of PAPER.md §6 without warning (see :meth:`check_conditions`).
+
+        They come from the analysis of increasing LRs, so they apply (``passed`` not None) only
+        when the rate grows stage by stage (γ > 1 with an exponential-growth schedule);
+        otherwise they are reported with ``passed=None``.
+        """
+        g, d, b = self.gamma, self.delta, self.momentum
+        applies = isinstance(self.lr, ExpGrowth) and g > 1.0
+        rows = [
+            ("gamma<delta", "γ < δ", g, d),
+            ("beta2gamma<1", "β²γ < 1", b * b * g, 1.0),
+            ("gamma<sqrt(delta)", "γ < √δ", g, math.sqrt(d)),
+        ]
+        return [Check(n, e, lhs, rhs, (lhs < rhs) if applies else None) for n, e, lhs, rhs in rows]
+
+    def check_conditions(self) -> list[Check]:
+        """The conditions γ < δ, β²γ < 1, γ < √δ; warns (:class:`ConditionWarning`) on a failure."""
+        checks = self.conditions()
+        for c in checks:
+            if c.passed is False:
+                warnings.warn(
+                    f"strategy {self.name!r}: {c.expression} fails ({c.lhs:.6g} >= {c.rhs:.6g}); "
+                    "the convergence guarantee of PAPER.md §6 does not cover these settings",
+                    ConditionWarning,
+                    stacklevel=2,
+                )
+        return checks
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the CLI prints, as data."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "epochs": self.epochs,
+            "variant": self.variant,
+            "momentum": self.momentum,
+            "batch_size": self.batch_size.to_dict(),
+            "lr": self.lr.to_dict(),
+            "gamma": self.gamma,
+            "delta": self.delta,
+            "theory": self.theory.to_dict(),
+            "conditions": [c.to_dict() for c in self.conditions()],
+            "params": dict(self.params),
+        }
+
+
+def names() -> list[str]:
+    """The canonical preset names, in the paper's order."""
+    return list(_CANONICAL)
+
+
+def stage_length(epochs: int) -> int:
+    """E_inc = max(1, round(E/10)): 30 epochs for the paper's 300."""
+    return max(1, round(epochs / 10))
+
+
+def warmup_layout(epochs: int) -> tuple[int, int]:
+    """(W, w) = (max(1, round(E/10)), max(1, round(W/10))): (30, 3) for the paper's 300."""
+    w_epochs = max(1, round(epochs / 10))
+    return w_epochs, max(1, round(w_epochs / 10))
+
+
+def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSchedule:
+    if family == "constant":
+        return Constant(init_lr)
+    if family == "cosine":
+        return Cosine(init_lr, min_value=lr_min)
+    if family == "diminishing":
+        return Diminishing(init_lr)
+    if family == "linear":
+        return Linear(init_lr)
+    if family == "poly":
+        return Polynomial(init_lr, power=power)
+    raise SgdmError(
+        f"lr_family = {family!r} is invalid: expected " + ", ".join(repr(f) for f in DECAY_FAMILIES)
+    )
+
+
+_OVERRIDES = {
+    "variant",
+    "momentum",
+    "init_bs",
+    "init_lr",
+    "lr_max",
+    "lr_min",
+    "bs_growth_rate",
+    "incr_interval",
+    "warmup_epochs",
+    "warmup_interval",
+    "lr_family",
+    "after_warmup",
+    "power",
+    "bs_max",
+}
+
+
+def get(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
+    """The preset ``name`` (or an alias) for a run of ``epochs`` epochs.
+
+    Overrides (paper vocabulary): ``variant`` ('nshb'/'shb'), ``momentum``, ``init_bs``,
+    ``init_lr``, ``lr_max``, ``lr_min``, ``bs_growth_rate`` (δ, default 2), ``bs_max``,
+    ``incr_interval`` (E_inc), ``warmup_epochs``, ``warmup_interval``, ``lr_family`` (for (i)
+    and (ii): 'cosine' default, 'constant' ((ii) only), 'diminishing', 'linear', 'poly'),
+    ``power`` (poly, default 2), ``after_warmup`` ('cosine' default or 'constant').
+    """
+    if not isinstance(name, str) or name.lower() not in ALIASES:
+        raise SgdmError(
+            f"name = {name!r} is invalid: expected one of " + ", ".join(repr(a) for a in ALIASES)
+        )
+    key = ALIASES[name.lower()]
+    unknown = sorted(set(overrides) - _OVERRIDES)
+    if unknown:
+        raise SgdmError(
+            f"{unknown[0]} is not a setting of the strategies: expected {', '.join(sorted(_OVERRIDES))}"
+        )
+    epochs = _int("epochs", epochs)
+    if epochs < 1:
+        raise SgdmError(f"epochs = {epochs} is invalid: expected an integer >= 1")
+    o = dict(overrides)
+    variant = o.pop("variant", "nshb")
+    if variant not in ("shb", "nshb"):
+        raise SgdmError(f"variant = {variant!r} is invalid: expected 'shb' or 'nshb'")
+    init_lr = _num("init_lr", o.pop("init_lr", 0.1 if variant == "nshb" else 0.01))
+    lr_max = _num("lr_max", o.pop("lr_max", 5.0 * init_lr))
+    lr_min = _num("lr_min", o.pop("lr_min", 0.0))
+    delta = _num("bs_growth_rate", o.pop("bs_growth_rate", 2.0))
+    interval = _int("incr_interval", o.pop("incr_interval", stage_length(epochs)))
+    w_default, wi_default = warmup_layout(epochs)
+    warm_e = _int("warmup_epochs", o.pop("warmup_epochs", w_default))
+    warm_i = _int("warmup_interval", o.pop("warmup_interval", wi_default))
+    power = _num("power", o.pop("power", 2.0))
+    bs_max = o.pop("bs_max", None)
+    family = o.pop("lr_family", "cosine")
+    after = o.pop("after_warmup", "cosine")
+    grows_lr = key in ("iii", "warmup")
+    ratio = lr_max / init_lr if init_lr > 0 else math.inf
+    default_beta = 0.87 if grows_lr and ratio >= 10 - 1e-9 else 0.9
+    momentum = _num("momentum", o.pop("momentum", default_beta))
+    if not 0.0 <= momentum < 1.0:
+        raise SgdmError(f"momentum = {momentum!r} is invalid: expected a number in [0, 1)")
+
+    const_bs = key in ("baseline", "i")
+    init_bs = _int("init_bs", o.pop("init_bs", 128 if const_bs else 8))
+    if const_bs:
+        batch: BatchSizeSchedule = ConstantBatchSize(init_bs)
+        d = 1.0
+    else:
+        batch = ExpGrowthBatchSize(init_bs, delta, interval, max_size=bs_max)
+        d = delta
+    params = {
+        "variant": variant,
+        "init_bs": init_bs,
+        "init_lr": init_lr,
+        "momentum": momentum,
+    }
+    if not const_bs:
+        params.update(bs_growth_rate=delta, incr_interval=interval, bs_max=bs_max)
+    bs_text = f"b = {init_bs}" if const_bs else f"b0 = {init_bs}, x{delta:g} every {interval} epochs"
+
+    if key == "baseline":
+        lr: LrSchedule = Constant(init_lr)
+        gamma = 1.0
+        title = "baseline: constant batch size, constant learning rate"
+        desc = f"{bs_text}; constant eta = {init_lr:g}"
+        theory = Theory("O(1/T) + C·σ²/b (floor)", False, True, "the floor C·σ²/b does not vanish")
+    elif key == "i":
+        if family == "constant":
+            raise SgdmError(
+                "lr_family = 'constant' is invalid for strategy 'i': expected a decaying family "
+                "('cosine', 'diminishing', 'linear', 'poly'); use 'baseline' for a constant rate"
+            )
+        lr = _decay_lr(family, init_lr, lr_min, power)
+        gamma = 1.0
+        params.update(lr_family=family)
+        title = "(i) constant batch size, decaying learning rate"
+        desc = f"{bs_text}; {family} decay from eta0 = {init_lr:g}"
+        theory = Theory(
+            "O(1/T) + C·σ²/b (floor)",
+            False,
+            True,
+            "(i) does not guarantee that E‖∇f‖² goes to zero",
+        )
+    elif key == "ii":
+        lr = _decay_lr(family, init_lr, lr_min, power)
+        gamma = 1.0
+        params.update(lr_family=family)
+        title = "(ii) increasing batch size, decaying learning rate"
+        desc = f"{bs_text}; {family} learning rate from eta0 = {init_lr:g}"
+        order = "O(1/√T)" if family == "diminishing" else "O(1/T)"
+        theory = Theory(order, True, True, "vanishes with an increasing batch size")
+    elif key == "iii":
+        lr = ExpGrowth(init_lr, interval, max_value=lr_max)
+        n_growth = (epochs - interval) / interval
+        gamma = (lr_max / init_lr) ** (1.0 / n_growth) if n_growth > 0 and init_lr > 0 else 1.0
+        params.update(lr_max=lr_max)
+        title = "(iii) increasing batch size, increasing learning rate"
+        desc = (
+            f"{bs_text}; eta x{gamma:.4g} every {interval} epochs "
+            f"from {init_lr:g} to eta_max = {lr_max:g}"
+        )
+        theory = Theory(
+            "O(γ^(−M)) after M stages",
+            True,
+            True,
+            "decays provably faster than (i) and (ii)",
+        )
+    else:  # warmup
+        if after == "cosine":
+            lr = WarmupCosine(init_lr, warm_e, warm_i, max_value=lr_max, min_value=lr_min)
+        elif after == "constant":
+            lr = WarmupConstant(init_lr, warm_e, warm_i, max_value=lr_max)
+        else:
+            raise SgdmError(f"after_warmup = {after!r} is invalid: expected 'cosine' or 'constant'")
+        if warm_e > epochs:
+            raise SgdmError(
+                f"warmup_epochs = {warm_e} is invalid: expected an integer <= epochs = {epochs} "
+                "(the warm-up is longer than the run)"
+            )
+        gamma = 1.0  # after the warm-up the rate does not grow
+        params.update(lr_max=lr_max, warmup_epochs=warm_e, warmup_interval=warm_i, after_warmup=after)
+        title = "warm-up: increasing batch size, warm-up then decaying learning rate"
+        desc = (
+            f"{bs_text}; eta from {init_lr:g} to {lr_max:g} over {warm_e} epochs "
+            f"(every {warm_i}), then {after}"
+        )
+        theory = Theory(
+            "as (ii) once η = η_max",
+            True,
+            False,
+            "no theorem; the best strategy empirically",
+        )
+    desc += f"; {variant.upper()}, beta = {momentum:g}"
+    return Strategy(
+        name=key,
+        title=title,
+        description=desc,
+        epochs=epochs,
+        batch_size=batch,
+        lr=lr,
+        momentum=momentum,
+        variant=variant,
+        theory=theory,
+        gamma=float(gamma),
+        delta=float(d),
+        params=params,
+    )

@@ -1,0 +1,153 @@
+"""Strategy presets: PAPER.md §5 defaults, the epoch-scaling rule, theory rows, conditions."""
+
+import math
+import warnings
+
+import pytest
+
+import sgdm
+from sgdm import schedules as S
+from sgdm import strategies as St
+
+
+def test_names_and_aliases():
+    assert St.names() == ["baseline", "i", "ii", "iii", "warmup"]
+    assert St.get("const-bs-decay-lr").name == "i"
+    assert St.get("incr-bs-decay-lr").name == "ii"
+    assert St.get("incr-bs-incr-lr").name == "iii"
+    assert St.get("III").name == "iii"
+    with pytest.raises(sgdm.SgdmError, match="name"):
+        St.get("iv")
+
+
+def test_paper_defaults_at_300_epochs():
+    base = St.get("baseline")
+    assert base.batch_size == S.ConstantBatchSize(128)
+    assert base.lr == S.Constant(0.1)
+    assert (base.momentum, base.variant, base.epochs) == (0.9, "nshb", 300)
+
+    i = St.get("i")
+    assert i.batch_size == S.ConstantBatchSize(128) and i.lr == S.Cosine(0.1, min_value=0.0)
+
+    ii = St.get("ii")
+    assert ii.batch_size == S.ExpGrowthBatchSize(8, 2.0, 30)
+    assert ii.lr == S.Cosine(0.1, min_value=0.0)
+
+    iii = St.get("iii")
+    assert iii.lr == S.ExpGrowth(0.1, 30, max_value=0.5)
+    assert iii.gamma == pytest.approx(5 ** (1 / 9), rel=1e-12)
+    assert iii.delta == 2.0 and iii.momentum == 0.9
+
+    w = St.get("warmup")
+    assert w.lr == S.WarmupCosine(0.1, 30, 3, max_value=0.5, min_value=0.0)
+    assert St.get("warmup", after_warmup="constant").lr == S.WarmupConstant(0.1, 30, 3, max_value=0.5)
+
+
+def test_shb_defaults_and_beta_rule():
+    s = St.get("iii", variant="shb")
+    assert s.lr == S.ExpGrowth(0.01, 30, max_value=0.05)
+    assert s.momentum == 0.9
+    assert St.get("iii", lr_max=1.0).momentum == 0.87  # η_max/η0 = 10
+    assert St.get("iii", variant="shb", lr_max=0.1).momentum == 0.87
+    assert St.get("warmup", lr_max=1.0).momentum == 0.87
+    assert St.get("iii", lr_max=1.0, momentum=0.5).momentum == 0.5
+
+
+def test_other_epoch_counts_scale():
+    s = St.get("ii", epochs=100)
+    assert s.batch_size == S.ExpGrowthBatchSize(8, 2.0, 10)
+    w = St.get("warmup", epochs=50)
+    assert w.params["incr_interval"] == 5
+    assert (w.params["warmup_epochs"], w.params["warmup_interval"]) == (5, 1)
+    assert St.stage_length(300) == 30 and St.warmup_layout(300) == (30, 3)
+    assert St.stage_length(3) == 1 and St.warmup_layout(3) == (1, 1)
+    one = St.get("warmup", epochs=1)
+    plan = one.plan(100)
+    assert plan.epochs == 1
+
+
+@pytest.mark.parametrize("family", ["cosine", "diminishing", "linear", "poly", "constant"])
+def test_lr_families_of_ii(family):
+    s = St.get("ii", lr_family=family)
+    assert s.lr.type == {"poly": "polynomial"}.get(family, family)
+    assert s.theory.order == ("O(1/√T)" if family == "diminishing" else "O(1/T)")
+    s.plan(1000)
+
+
+def test_i_refuses_a_constant_rate():
+    with pytest.raises(sgdm.SgdmError, match="lr_family"):
+        St.get("i", lr_family="constant")
+
+
+def test_theory_rows():
+    rows = {n: St.get(n).theory for n in St.names()}
+    assert rows["baseline"].vanishes is False and "σ²/b" in rows["baseline"].order
+    assert rows["i"].vanishes is False
+    assert rows["ii"].vanishes is True and rows["ii"].order == "O(1/T)"
+    assert rows["iii"].vanishes is True and "γ^(−M)" in rows["iii"].order
+    assert rows["warmup"].established is False
+    d = St.get("iii").to_dict()
+    assert d["theory"]["vanishes"] is True
+    assert [c["name"] for c in d["conditions"]] == ["gamma<delta", "beta2gamma<1", "gamma<sqrt(delta)"]
+
+
+def test_conditions_pass_for_paper_settings():
+    for lr_max, beta in [(0.2, 0.9), (0.5, 0.9), (1.0, 0.87)]:
+        s = St.get("iii", lr_max=lr_max, momentum=beta)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            checks = s.check_conditions()
+        assert all(c.passed for c in checks)
+
+
+def test_conditions_warn_when_broken():
+    s = St.get("iii", lr_max=1.0, momentum=0.9)  # β²γ = 0.81 · 10^(1/9) > 1
+    with pytest.warns(St.ConditionWarning, match="β²γ < 1"):
+        checks = s.check_conditions()
+    by_name = {c.name: c for c in checks}
+    assert by_name["beta2gamma<1"].passed is False
+    assert by_name["beta2gamma<1"].lhs == pytest.approx(0.81 * 10 ** (1 / 9), rel=1e-12)
+    assert by_name["gamma<delta"].passed is True
+    fast = St.get("iii", epochs=20, lr_max=10.0, momentum=0.0)  # γ = 100^(1/1) ≫ δ
+    with pytest.warns(St.ConditionWarning):
+        fast.check_conditions()
+
+
+def test_conditions_do_not_apply_without_lr_growth():
+    for name in ("baseline", "i", "ii", "warmup"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert all(c.passed is None for c in St.get(name).check_conditions())
+
+
+def test_plan_and_run_config():
+    s = St.get("iii")
+    plan = s.plan(50_000)
+    assert plan.total_steps == 374_760
+    assert plan.learning_rates[-1] == pytest.approx(0.5, rel=1e-12)
+    run = s.run_config(50_000)
+    assert run.plan == plan and run.momentum == 0.9 and run.variant == "nshb"
+    assert "x2 every 30 epochs" in s.description
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"variant": "adam"}, "variant"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"init_lr": -1.0}, "init_value"),
+        ({"epochs": 0}, "epochs"),
+        ({"bogus": 1}, "bogus"),
+        ({"lr_family": "step"}, "lr_family"),
+        ({"bs_growth_rate": 0.0}, "growth_rate"),
+    ],
+)
+def test_bad_overrides(kwargs, field):
+    name = "ii"
+    with pytest.raises(sgdm.SgdmError, match=field):
+        St.get(name, **kwargs)
+
+
+def test_warmup_longer_than_run():
+    with pytest.raises(sgdm.SgdmError, match="warmup_epochs"):
+        St.get("warmup", epochs=10, warmup_epochs=20)
