@@ -1,20 +1,506 @@
-"""Root of the `sgdm` command."""
+"""The ``sgdm`` command: ``run``, ``compare``, ``schedule`` (and ``version``).
+
+Every number printed comes from the library (:mod:`sgdm.experiment`, :class:`sgdm.Plan`); this
+module only parses options, shows progress on stderr and renders tables, JSON or files.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import typer
+from typing import Annotated
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import sgdm
+from sgdm import experiment, strategies
+from sgdm.datasets import DATASETS
+from sgdm.problems import PROBLEMS
+
+from . import options as opt
+from .plot import save_figure
+from .render import (
+    check_writable, console_err, console_out, emit_json, format_cell, history_format, plus_minus, table,
+    write_rows,
+)
+
+STRATEGY_HELP = "Strategies (PAPER.md §5):\n\n" + "\n\n".join(
+    strategies.get(name, epochs=300).title for name in strategies.names()
+)
 
 app = typer.Typer(
     name="sgdm",
-    help="SGD with momentum under learning-rate and batch-size schedules (Kondo & Iiduka, 2025).",
+    help="SGD with momentum under learning-rate and batch-size schedules (Kondo & Iiduka, arXiv 2508.03105).\n\n"
+    + STRATEGY_HELP,
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+
+
+Annotated_strategies = Annotated[str, typer.Option("--strategies", help="Comma-separated strategies to compare.")]
+Annotated_seeds = Annotated[int, typer.Option(help="Seeds per strategy (spread of the rates).")]
+Annotated_jobs = Annotated[int, typer.Option(help="Worker processes.")]
+Annotated_n = Annotated[Optional[int], typer.Option("--n-samples", help="Training-set size n (default: that of --dataset).")]
+
+
+class UsageError(Exception):
+    """A bad option value found by the command itself."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    console_err.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
+
+
+def cli_errors(fn: Callable) -> Callable:
+    """Turn the library's errors into one red line on stderr and exit code 2, no traceback;
+    show warnings (e.g. a broken convergence condition) as one yellow line each."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            console_err.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+        except (sgdm.SgdmError, UsageError, OSError, ImportError, ValueError, KeyError, TypeError) as err:
+            message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
+            console_err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _choice(value: str, allowed: Sequence[str], what: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"unknown {what} {value!r}; expected one of: {', '.join(allowed)}")
+    return value
+
+
+def _check_strategy(name: str) -> str:
+    if name.lower() not in strategies.ALIASES:
+        raise UsageError(
+            f"unknown strategy {name!r}; expected one of: {', '.join(strategies.ALIASES)}"
+        )
+    return strategies.ALIASES[name.lower()]
+
+
+def _check_dataset(name: str) -> str:
+    if name in DATASETS or Path(name).suffix:
+        return name
+    raise UsageError(
+        f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or a data file "
+        "(.npz, .svm/.libsvm/.svmlight, .csv)"
+    )
+
+
+def _check_outputs(out: Path | None, plot: Path | None) -> None:
+    """Refuse unwritable or unknown outputs before any work is done."""
+    if out is not None:
+        history_format(out)
+        check_writable(out)
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise UsageError(f"cannot write {plot}: unknown figure format {plot.suffix!r}; use .png, .pdf or .svg")
+        check_writable(plot)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError("--plot needs matplotlib: pip install 'sgdm-cli[plot]'") from None
+
+
+def _spec(
+    strategy: str, problem: str, dataset: str, epochs: int, seed: int, config: Optional[Path],
+    overrides: Mapping[str, Any], problem_options: Mapping[str, Any],
+    dataset_options: Mapping[str, Any], backend: str, dtype: str, nesterov: bool,
+    weight_decay: float, record_every: int, data_seed: int,
+) -> experiment.RunSpec:
+    if config is not None and not config.is_file():
+        raise UsageError(f"cannot read --config {config}: no such file")
+    return experiment.RunSpec(
+        strategy=_check_strategy(strategy),
+        epochs=epochs,
+        problem=_choice(problem, list(PROBLEMS), "problem"),
+        dataset=_check_dataset(dataset),
+        seed=seed,
+        data_seed=data_seed,
+        config=str(config) if config else None,
+        overrides=dict(overrides),
+        problem_options=dict(problem_options),
+        dataset_options=dict(dataset_options),
+        backend=_choice(backend, ["auto", "rust", "numpy"], "backend"),
+        dtype=_choice(dtype, ["float64", "float32"], "dtype"),
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        record_every=record_every,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console_err,
+        transient=True,
+    )
+
+
+def _selected_rows(rows: Sequence[Mapping[str, Any]], limit: int = 16) -> list[Mapping[str, Any]]:
+    """The initial row, the last epoch of every batch-size stage, and the final row."""
+    keep = {0, len(rows) - 1}
+    for i in range(1, len(rows) - 1):
+        if rows[i + 1]["batch_size"] != rows[i]["batch_size"]:
+            keep.add(i)
+    if len(keep) > limit:
+        picked = sorted(keep)
+        step = len(picked) / limit
+        keep = {picked[int(k * step)] for k in range(limit)} | {0, len(rows) - 1}
+    return [rows[i] for i in sorted(keep)]
+
+
+HISTORY_COLUMNS = [
+    ("epoch", "epoch"), ("batch_size", "batch"), ("lr", "lr"), ("steps", "steps"), ("sfo", "SFO"),
+    ("grad_norm_sq", "‖∇f‖²"), ("grad_norm_sq_min", "min ‖∇f‖²"), ("train_loss", "train loss"),
+    ("test_accuracy", "test acc"), ("wall_time", "time (s)"),
+]
+
+
+def _summary_rows(summary: Mapping[str, Any], strategy: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    rows = [
+        {"figure": "final ‖∇f‖²", "value": summary["grad_norm_sq_final"], "note": ""},
+        {"figure": "min ‖∇f‖²", "value": summary["grad_norm_sq_min"], "note": ""},
+        {"figure": "decay slope vs steps", "value": summary["slope_steps"],
+         "note": "log-log slope of min ‖∇f‖², last half of the epochs"},
+        {"figure": "decay slope vs SFO", "value": summary["slope_sfo"], "note": ""},
+        {"figure": "floor c of c + A·T^-p", "value": summary["floor"],
+         "note": "significant" if summary["floor_significant"] else "not significant"},
+        {"figure": f"steps to ‖∇f‖² ≤ {summary.get('target', float('nan')):g}", "value": summary.get("steps_to_target"),
+         "note": "" if summary.get("steps_to_target") is not None else "not reached"},
+        {"figure": "SFO to target", "value": summary.get("sfo_to_target"), "note": ""},
+        {"figure": "test accuracy", "value": summary["test_accuracy"], "note": ""},
+        {"figure": "training time (s)", "value": summary["wall_time"], "note": ""},
+    ]
+    if summary["diverged"]:
+        rows.insert(0, {"figure": "DIVERGED at epoch", "value": summary["diverged_epoch"]})
+    if strategy:
+        theory = strategy["theory"]
+        rows.append({"figure": "theory: order of min E‖∇f‖²", "value": theory["order"],
+                     "note": ("vanishes" if theory["vanishes"] else "does not vanish")
+                     + ("" if theory["established"] else " (no theorem)")})
+        for c in strategy["conditions"]:
+            if c["passed"] is not None:
+                rows.append({"figure": f"condition {c['expression']}",
+                             "value": f"{c['lhs']:.4g} vs {c['rhs']:.4g}",
+                             "note": "holds" if c["passed"] else "FAILS"})
+    return rows
+
+
+@app.command(epilog=STRATEGY_HELP)
+@cli_errors
+def run(
+    strategy: opt.Strategy = "warmup",
+    problem: opt.Problem = "logreg",
+    dataset: opt.Dataset = "digits",
+    epochs: opt.Epochs = 300,
+    seed: opt.Seed = 0,
+    variant: opt.Variant = None,
+    backend: opt.Backend = "auto",
+    config: opt.Config = None,
+    init_lr: opt.InitLr = None,
+    lr_max: opt.LrMax = None,
+    lr_min: opt.LrMin = None,
+    lr_family: opt.LrFamily = None,
+    after_warmup: opt.AfterWarmup = None,
+    power: opt.Power = None,
+    init_bs: opt.InitBs = None,
+    bs_max: opt.BsMax = None,
+    bs_growth: opt.BsGrowth = None,
+    incr_interval: opt.Interval = None,
+    warmup_epochs: opt.WarmupEpochs = None,
+    warmup_interval: opt.WarmupInterval = None,
+    momentum: opt.Momentum = None,
+    hidden: opt.Hidden = "64",
+    activation: opt.Activation = "relu",
+    l2: opt.L2 = 0.0,
+    dtype: opt.Dtype = "float64",
+    nesterov: opt.Nesterov = False,
+    weight_decay: opt.WeightDecay = 0.0,
+    n_samples: opt.NSamples = None,
+    n_features: opt.NFeatures = None,
+    n_classes: opt.NClasses = None,
+    label_column: opt.LabelColumn = None,
+    test_size: opt.TestSize = 0.2,
+    data_seed: opt.DataSeed = 0,
+    record_every: opt.RecordEvery = 1,
+    target: opt.Target = 1e-4,
+    json_output: opt.Json = False,
+    out: opt.Out = None,
+    plot: opt.Plot = None,
+) -> None:
+    """Train one model under one strategy and print its convergence.
+
+    Prints selected epochs (the end of every batch-size stage) and the measured rate: the
+    log-log slope of min ‖∇f‖² against steps and SFO, the floor, steps and SFO to --target,
+    next to the theory's order for the strategy.
+    """
+    _check_outputs(out, plot)
+    spec = _spec(
+        strategy, problem, dataset, epochs, seed, config,
+        opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, lr_min=lr_min,
+                      lr_family=lr_family, after_warmup=after_warmup, power=power, init_bs=init_bs,
+                      bs_max=bs_max, bs_growth_rate=bs_growth, incr_interval=incr_interval,
+                      warmup_epochs=warmup_epochs, warmup_interval=warmup_interval, momentum=momentum),
+        opt.problem_options(problem, hidden, activation, l2),
+        opt.dataset_options(n_samples=n_samples, n_features=n_features, n_classes=n_classes,
+                            label_column=label_column, test_size=test_size),
+        backend, dtype, nesterov, weight_decay, record_every, data_seed,
+    )
+    data = experiment.load_data(spec)
+    resolved = experiment.resolve(spec, data.n_train)
+    if resolved.strategy is not None:
+        resolved.strategy.check_conditions()
+    console_err.print(
+        f"[bold]sgdm run[/bold] {spec.name}: {resolved.description}\n"
+        f"  {spec.problem} on {data.source} ({data.n_train} train / {data.n_test} test, "
+        f"{data.n_features} features, {data.n_classes} classes), {resolved.plan.epochs} epochs, "
+        f"{resolved.plan.total_steps:,} steps, backend {spec.backend}",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task(spec.name, total=resolved.plan.epochs, status="")
+
+        def tick(done: int, row: Mapping[str, Any] | None) -> None:
+            status = f"‖∇f‖² {row['grad_norm_sq']:.3e}" if row else ""
+            progress.update(task, completed=done, status=status)
+
+        history = experiment.run(spec, dataset=data, callback=tick)
+    summary = experiment.summarize(history, target)
+    strat = history.settings.get("strategy")
+    if out is not None:
+        write_rows(out, history.rows)
+    if plot is not None:
+        save_figure(plot, {spec.name: history.rows}, f"{spec.name}: {spec.problem} on {data.source}")
+    if json_output:
+        emit_json({"spec": spec.to_dict(), "description": resolved.description, "strategy": strat,
+                   "dataset": data.info(), "summary": summary, "history": history.rows})
+    else:
+        console_out.print(table(f"{spec.name}: selected epochs", _selected_rows(history.rows), HISTORY_COLUMNS))
+        console_out.print(table("Convergence", _summary_rows(summary, strat),
+                                [("figure", "figure"), ("value", "value"), ("note", "")]))
+    if out is not None:
+        console_err.print(f"history written to {out}")
+    if plot is not None:
+        console_err.print(f"figure written to {plot}")
+
+
+RATE_COLUMNS = [
+    ("strategy", "strategy"), ("grad_norm_sq_final", "final ‖∇f‖²"),
+    ("grad_norm_sq_min", "min ‖∇f‖²"), ("slope_steps_text", "slope vs steps"),
+    ("slope_sfo_text", "slope vs SFO"), ("floor_text", "floor"), ("steps_to_target", "steps → ε"),
+    ("sfo_to_target", "SFO → ε"), ("test_accuracy", "test acc"), ("wall_time", "time (s)"),
+]
+THEORY_COLUMNS = [
+    ("strategy", "strategy"), ("description", "batch size and learning rate"),
+    ("theory_order", "theory: order"), ("theory_vanishes", "vanishes"), ("conditions_text", "conditions"),
+]
+
+
+def _conditions_text(conditions: Sequence[Mapping[str, Any]]) -> str:
+    if not conditions:
+        return "n/a"
+    return ", ".join(f"{c['expression']} {'✓' if c['passed'] else '✗'}" for c in conditions)
+
+
+@app.command(epilog=STRATEGY_HELP)
+@cli_errors
+def compare(
+    strategies_: Annotated_strategies = "baseline,i,ii,iii,warmup",
+    seeds: Annotated_seeds = 3,
+    jobs: Annotated_jobs = 2,
+    problem: opt.Problem = "logreg",
+    dataset: opt.Dataset = "digits",
+    epochs: opt.Epochs = 300,
+    seed: opt.Seed = 0,
+    variant: opt.Variant = None,
+    backend: opt.Backend = "auto",
+    init_lr: opt.InitLr = None,
+    lr_max: opt.LrMax = None,
+    momentum: opt.Momentum = None,
+    hidden: opt.Hidden = "64",
+    activation: opt.Activation = "relu",
+    l2: opt.L2 = 0.0,
+    dtype: opt.Dtype = "float64",
+    n_samples: opt.NSamples = None,
+    n_features: opt.NFeatures = None,
+    n_classes: opt.NClasses = None,
+    label_column: opt.LabelColumn = None,
+    test_size: opt.TestSize = 0.2,
+    data_seed: opt.DataSeed = 0,
+    record_every: opt.RecordEvery = 1,
+    target: opt.Target = 1e-4,
+    json_output: opt.Json = False,
+    out: opt.Out = None,
+    plot: opt.Plot = None,
+) -> None:
+    """Run several strategies over several seeds in parallel and print the rate table.
+
+    The table shows, per strategy, the theory's order and whether it vanishes, the condition
+    checks, final and minimum ‖∇f‖², the decay slopes against steps and SFO with their spread
+    over seeds, the floor, steps and SFO to --target, test accuracy and time; then whether the
+    measured order agrees with the theory's hierarchy.
+    """
+    _check_outputs(out, plot)
+    names = [_check_strategy(s.strip()) for s in strategies_.split(",") if s.strip()]
+    if not names:
+        raise UsageError("--strategies is empty; expected names like baseline,i,ii,iii,warmup")
+    if seeds < 1 or jobs < 1:
+        raise UsageError("--seeds and --jobs must be integers >= 1")
+    overrides = opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, momentum=momentum)
+    base = [
+        _spec(name, problem, dataset, epochs, seed, None, overrides,
+              opt.problem_options(problem, hidden, activation, l2),
+              opt.dataset_options(n_samples=n_samples, n_features=n_features, n_classes=n_classes,
+                                  label_column=label_column, test_size=test_size),
+              backend, dtype, False, 0.0, record_every, data_seed)
+        for name in names
+    ]
+    # Fail fast on bad settings and bad data before starting workers.
+    data = experiment.load_data(base[0])
+    for spec in base:
+        s = experiment.resolve(spec, data.n_train).strategy
+        if s is not None:
+            s.check_conditions()
+    specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
+    console_err.print(
+        f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
+        f"({problem}, {epochs} epochs), {min(jobs, len(specs))} processes", highlight=False)
+    with _progress() as progress:
+        task = progress.add_task("runs", total=len(specs), status="")
+        failed = 0
+
+        def done(result: experiment.RunResult) -> None:
+            nonlocal failed
+            failed += not result.ok
+            progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
+
+        results = experiment.run_many(specs, jobs=jobs, target=target, on_done=done)
+    rows = experiment.rate_table(results)
+    for r in rows:
+        r["conditions_text"] = _conditions_text(r.get("conditions", []))
+        r["slope_steps_text"] = plus_minus(r["slope_steps"], r["slope_steps_std"])
+        r["slope_sfo_text"] = plus_minus(r["slope_sfo"], r["slope_sfo_std"])
+        r["floor_text"] = format_cell(r["floor"]) + (" (significant)" if r["floor_significant"] else "")
+    verdict = experiment.theory_agreement(rows)
+    if out is not None:
+        write_rows(out, [dict(row, run=r.spec.label, strategy=r.spec.name, seed=r.spec.seed)
+                         for r in results if r.history for row in r.history.rows])
+    if plot is not None:
+        first = {r.spec.name: r.history.rows for r in results if r.history and r.spec.seed == seed}
+        save_figure(plot, first, f"{problem} on {data.source}, seed {seed}")
+    if json_output:
+        emit_json({"strategies": rows, "theory_agreement": verdict, "target": target,
+                   "runs": [{"spec": r.spec.to_dict(), "summary": r.summary, "error": r.error} for r in results]})
+    else:
+        console_out.print(table("Strategies and theory (PAPER.md §5–§6)", rows, THEORY_COLUMNS))
+        console_out.print(table(f"Measured convergence: mean ± std over {seeds} seeds; ε = {target:g}", rows, RATE_COLUMNS,
+                                caption="slopes: log-log slope of min ‖∇f‖² over the last half of the epochs "
+                                        "(−1 is O(1/T)); floor: c of c + A·T^−p"))
+        style = "green" if verdict["agrees"] else "yellow"
+        console_out.print(Panel(verdict["summary"], border_style=style, expand=False))
+    for r in results:
+        if not r.ok:
+            console_err.print(f"[red]run {r.spec.label} failed:[/red] {r.error}", highlight=False)
+    if out is not None:
+        console_err.print(f"histories written to {out}")
+    if plot is not None:
+        console_err.print(f"figure written to {plot}")
+
+
+@app.command(epilog=STRATEGY_HELP)
+@cli_errors
+def schedule(
+    strategy: opt.Strategy = "warmup",
+    epochs: opt.Epochs = 300,
+    n_samples: Annotated_n = None,
+    dataset: opt.Dataset = "digits",
+    config: opt.Config = None,
+    variant: opt.Variant = None,
+    init_lr: opt.InitLr = None,
+    lr_max: opt.LrMax = None,
+    lr_min: opt.LrMin = None,
+    lr_family: opt.LrFamily = None,
+    after_warmup: opt.AfterWarmup = None,
+    power: opt.Power = None,
+    init_bs: opt.InitBs = None,
+    bs_max: opt.BsMax = None,
+    bs_growth: opt.BsGrowth = None,
+    incr_interval: opt.Interval = None,
+    warmup_epochs: opt.WarmupEpochs = None,
+    warmup_interval: opt.WarmupInterval = None,
+    momentum: opt.Momentum = None,
+    json_output: opt.Json = False,
+    out: opt.Out = None,
+) -> None:
+    """Show a strategy's plan per batch-size stage, without training.
+
+    For each stage: epochs, batch size, learning-rate range, steps, SFO and the schedule sums
+    Σ η_t, Σ η_t/b_t, Σ η_t²/b_t of PAPER.md §6. The number of samples comes from --n-samples,
+    or from the training split of --dataset.
+    """
+    if out is not None:
+        history_format(out)
+        check_writable(out)
+    spec = _spec(
+        strategy, "logreg", dataset, epochs, 0, config,
+        opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, lr_min=lr_min,
+                      lr_family=lr_family, after_warmup=after_warmup, power=power, init_bs=init_bs,
+                      bs_max=bs_max, bs_growth_rate=bs_growth, incr_interval=incr_interval,
+                      warmup_epochs=warmup_epochs, warmup_interval=warmup_interval, momentum=momentum),
+        {}, {}, "auto", "float64", False, 0.0, 1, 0,
+    )
+    n = n_samples if n_samples is not None else experiment.load_data(spec).n_train
+    resolved = experiment.resolve(spec, n)
+    conditions = resolved.strategy.check_conditions() if resolved.strategy else []
+    plan = resolved.plan
+    stages = plan.stages()
+    totals = plan.totals()
+    if out is not None:
+        write_rows(out, stages)
+    if json_output:
+        emit_json({"spec": spec.to_dict(), "description": resolved.description,
+                   "variant": resolved.variant, "momentum": resolved.momentum,
+                   "strategy": resolved.strategy.to_dict() if resolved.strategy else None,
+                   "plan": plan.to_dict(), "totals": totals, "stages": stages})
+        return
+    columns = [("stage", "stage"), ("first_epoch", "first epoch"), ("last_epoch", "last epoch"),
+               ("batch_size", "batch"), ("lr_first", "lr first"), ("lr_last", "lr last"),
+               ("lr_max", "lr max"), ("steps", "steps"), ("sfo", "SFO"), ("lr_sum", "Σ η"),
+               ("lr_over_batch_sum", "Σ η/b"), ("lr_sq_over_batch_sum", "Σ η²/b")]
+    caption = (f"n = {n:,}; {totals['total_steps']:,} steps, SFO {totals['sfo']:,}; "
+               f"Σ η = {totals['lr_sum']:.4g}, Σ η/b = {totals['lr_over_batch_sum']:.4g}, "
+               f"Σ η²/b = {totals['lr_sq_over_batch_sum']:.4g}; "
+               f"{resolved.variant.upper()}, β = {resolved.momentum:g}")
+    console_out.print(table(f"{spec.name}: {resolved.description}", stages, columns, caption=caption))
+    for c in conditions:
+        if c.passed is not None:
+            mark = "[green]holds[/green]" if c.passed else "[red]FAILS[/red]"
+            console_out.print(f"condition {c.expression}: {c.lhs:.4g} vs {c.rhs:.4g} {mark}")
 
 
 @app.command()
 def version() -> None:
-    """Print the versions of sgdm and its native core."""
-    import sgdm
-
+    """Print the version of sgdm."""
     typer.echo(f"sgdm {sgdm.__version__}")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
 from sgdm import strategies
 

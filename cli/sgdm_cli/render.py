@@ -17,8 +17,17 @@ from typing import Any, Iterable, Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-console_out = Console()
-console_err = Console(stderr=True)
+import shutil
+import sys
+
+
+def _width(stream) -> int | None:
+    """The terminal's width, or a wide page when the output is a file or a pipe."""
+    return None if stream.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
+
+
+console_out = Console(width=_width(sys.stdout))
+console_err = Console(stderr=True, width=_width(sys.stderr))
 
 
 def _plain(value: Any) -> Any:
@@ -34,6 +43,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plus_minus(mean: Any, std: Any) -> str:
+    """``mean ± std`` for a value measured over seeds."""
+    mean, std = _plain(mean), _plain(std)
+    if mean is None:
+        return "—"
+    return f"{format_cell(mean)} ± {format_cell(std)}" if std else format_cell(mean)
+
+
 def format_cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
@@ -43,8 +60,10 @@ def format_cell(value: Any) -> str:
     if isinstance(value, float):
         if value == 0.0:
             return "0"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
         if abs(value) >= 1e5 or abs(value) < 1e-3:
-            return f"{value:.3e}"
+            return f"{value:.2e}"
         return f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -61,7 +80,8 @@ def table(
     t = Table(title=title, caption=caption, header_style="bold cyan", title_style="bold")
     for key, header in columns:
         numeric = any(isinstance(_plain(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
-        t.add_column(header, justify="right" if numeric else "left", overflow="fold")
+        t.add_column(header, justify="right" if numeric else "left", overflow="fold",
+                     no_wrap=numeric)
     for r in rows:
         t.add_row(*(format_cell(r.get(key)) for key, _ in columns))
     return t

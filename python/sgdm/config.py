@@ -167,7 +167,7 @@ def _beta(name: str, x: Any) -> float:
     return float(x)
 
 
-def _rename(exc: SgdmError, keys: Mapping[str, str]) -> SgdmError:
+def _rename(exc: SgdmError, keys: Mapping[str, str], where: str = " (in the paper config)") -> SgdmError:
     """Re-word a schedule error (``max_value = ...``) with the paper's key (``lr_max = ...``)."""
     msg = str(exc)
     m = re.match(r"^(\w+)(.*)$", msg, re.S)
@@ -175,7 +175,7 @@ def _rename(exc: SgdmError, keys: Mapping[str, str]) -> SgdmError:
         msg = keys[m.group(1)] + m.group(2)
     for field, key in keys.items():
         msg = re.sub(rf"\b{field}\b(?= =)", key, msg)
-    return SgdmError(msg + " (in the paper config)")
+    return SgdmError(msg + where)
 
 
 def _load_paper(config: Any) -> dict[str, Any]:

@@ -246,7 +246,34 @@ _OVERRIDES = {
 }
 
 
+# Schedule field → strategy setting, so errors speak the vocabulary the caller used.
+_FIELD_NAMES = {
+    "init_value": "init_lr",
+    "value": "init_lr",
+    "max_value": "lr_max",
+    "min_value": "lr_min",
+    "size": "init_bs",
+    "init_size": "init_bs",
+    "max_size": "bs_max",
+    "growth_rate": "bs_growth_rate",
+    "interval": "incr_interval",
+}
+
+
 def get(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
+    """The preset ``name`` (or an alias) for a run of ``epochs`` epochs; see :func:`_build`.
+
+    A schedule's error is re-worded with the setting's name (``lr_max``, not ``max_value``).
+    """
+    from .config import _rename
+
+    try:
+        return _build(name, epochs, **overrides)
+    except SgdmError as exc:
+        raise _rename(exc, _FIELD_NAMES, where="") from None
+
+
+def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
     """The preset ``name`` (or an alias) for a run of ``epochs`` epochs.
 
     Overrides (paper vocabulary): ``variant`` ('nshb'/'shb'), ``momentum``, ``init_bs``,

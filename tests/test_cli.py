@@ -1,0 +1,145 @@
+"""The `sgdm` command, driven through Typer's test runner and its --json output."""
+
+import csv
+import json
+
+import pytest
+
+typer_testing = pytest.importorskip("typer.testing")
+from sgdm_cli.app import app  # noqa: E402
+
+runner = typer_testing.CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def run_json(*args):
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_run_prints_history_and_rate_as_json():
+    data = run_json("run", "--strategy", "warmup", "--epochs", "12", "--seed", "3")
+    history = data["history"]
+    assert [r["epoch"] for r in history] == list(range(13))
+    # 12 epochs -> stages of 1 epoch (E/10 rounded), batch 8 doubling each epoch from epoch 0.
+    assert history[1]["batch_size"] == 8 and history[2]["batch_size"] == 16
+    assert all(r["sfo"] == r["epoch"] * data["dataset"]["n_train"] for r in history)
+    summary = data["summary"]
+    mins = [r["grad_norm_sq_min"] for r in history]
+    assert summary["grad_norm_sq_min"] == min(r["grad_norm_sq"] for r in history) == mins[-1]
+    assert summary["slope_steps"] < 0
+    assert data["strategy"]["name"] == "warmup" and data["spec"]["seed"] == 3
+
+
+def test_run_is_deterministic_and_backends_agree():
+    a = run_json("run", "--strategy", "iii", "--epochs", "5", "--backend", "rust")["history"]
+    b = run_json("run", "--strategy", "iii", "--epochs", "5", "--backend", "numpy")["history"]
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert drop(a) == drop(b)
+
+
+def test_run_table_output_and_files(tmp_path):
+    out, fig = tmp_path / "h.csv", tmp_path / "f.png"
+    result = invoke("run", "--strategy", "ii", "--problem", "mlp", "--hidden", "16", "--epochs", "4",
+                    "--out", out, "--plot", fig)
+    assert result.exit_code == 0, result.stderr
+    assert "selected epochs" in result.stdout and "Convergence" in result.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_accepts_paper_config(tmp_path):
+    cfg = tmp_path / "paper.json"
+    cfg.write_text(json.dumps({
+        "optimizer": "shb", "model": "resnet18", "bs_method": "exp_growth", "lr_method": "warmup_const",
+        "init_bs": 8, "init_lr": 0.01, "init_beta": 0.87, "lr_max": 0.1, "epochs": 4,
+        "incr_interval": 2, "warmup_epochs": 2, "warmup_interval": 1, "bs_growth_rate": 2.0,
+        "use_wandb": True}))
+    data = run_json("run", "--config", cfg)
+    hist = data["history"]
+    assert [r["batch_size"] for r in hist[1:]] == [8, 8, 16, 16]
+    assert hist[-1]["lr"] == pytest.approx(0.1)
+
+
+def test_compare_rate_table_json(tmp_path):
+    out = tmp_path / "all.jsonl"
+    data = run_json("compare", "--strategies", "i,iii", "--seeds", "2", "--jobs", "2",
+                    "--epochs", "6", "--out", out, "--target", "1e-2")
+    names = [r["strategy"] for r in data["strategies"]]
+    assert names == ["i", "iii"]
+    for row in data["strategies"]:
+        assert row["seeds"] == 2 and row["failed"] == 0
+        assert row["theory_order"]
+        assert row["slope_steps_std"] >= 0
+    assert len(data["runs"]) == 4
+    claims = data["theory_agreement"]["claims"]
+    assert any("(iii) decays faster than (i)" == c["claim"] for c in claims)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 4 * 7 and {l["seed"] for l in lines} == {0, 1}
+
+
+def test_schedule_stages_json():
+    data = run_json("schedule", "--strategy", "iii", "--n-samples", "50000")
+    stages = data["stages"]
+    assert [s["batch_size"] for s in stages] == [8 * 2**k for k in range(10)]
+    assert data["totals"]["total_steps"] == sum(s["steps"] for s in stages)
+    assert stages[0]["steps"] == 30 * 6250
+    assert stages[-1]["lr_last"] == pytest.approx(0.5)
+
+
+def test_help_explains_every_strategy():
+    for command in ("run", "compare", "schedule"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0
+        for needle in ("baseline", "(i) constant batch", "(ii) increasing batch", "(iii) increasing batch", "warm-up"):
+            assert needle in result.stdout, (command, needle)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--strategy", "adam"], "unknown strategy 'adam'"),
+        (["run", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+        (["run", "--problem", "svm"], "unknown problem 'svm'"),
+        (["run", "--dataset", "missing.npz"], "missing.npz"),
+        (["run", "--dataset", "data.xyz"], "data.xyz"),
+        (["run", "--lr-max", "-1", "--epochs", "2"], "lr_max"),
+        (["run", "--epochs", "0"], "epochs"),
+        (["compare", "--strategies", "i,bogus"], "unknown strategy 'bogus'"),
+        (["schedule", "--strategy", "warmup", "--warmup-epochs", "500", "--epochs", "10"], "warmup_epochs"),
+    ],
+)
+def test_bad_input_is_one_red_line_and_exit_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_and_outputs_leave_no_file(tmp_path):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"optimizer": "nshb", "bs_method": "constant", "lr_method": "cosine",
+                               "init_bs": "eight", "init_lr": 0.1, "init_beta": 0.9, "epochs": 3}))
+    out = tmp_path / "h.jsonl"
+    result = invoke("run", "--config", cfg, "--out", out)
+    assert result.exit_code == 2 and "init_bs" in result.stderr
+    assert not out.exists()
+    result = invoke("run", "--epochs", "2", "--out", tmp_path / "no" / "such" / "dir.jsonl")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    result = invoke("run", "--epochs", "2", "--out", tmp_path / "h.parquet")
+    assert result.exit_code == 2 and ".jsonl or .csv" in result.stderr
+    assert list(tmp_path.iterdir()) == [cfg]
+
+
+def test_broken_data_file_is_refused(tmp_path):
+    bad = tmp_path / "broken.csv"
+    bad.write_text("a,b,label\n1,2,0\n3,x,1\n")
+    result = invoke("run", "--dataset", bad, "--epochs", "2")
+    assert result.exit_code == 2 and "broken.csv" in result.stderr
