@@ -135,15 +135,17 @@ def test_plan_and_run_config():
     [
         ({"variant": "adam"}, "variant"),
         ({"momentum": 1.0}, "momentum"),
-        ({"init_lr": -1.0}, "init_value"),
+        ({"init_lr": -1.0}, "init_lr = -1"),
+        ({"lr_max": -1.0, "init_lr": 0.1}, "lr_max = -1"),
         ({"epochs": 0}, "epochs"),
         ({"bogus": 1}, "bogus"),
         ({"lr_family": "step"}, "lr_family"),
-        ({"bs_growth_rate": 0.0}, "growth_rate"),
+        ({"bs_growth_rate": 0.0}, "bs_growth_rate"),
     ],
 )
 def test_bad_overrides(kwargs, field):
-    name = "ii"
+    # Errors name the setting the caller passed (lr_max), not the schedule's field (max_value).
+    name = "iii" if "lr_max" in kwargs else "ii"
     with pytest.raises(sgdm.SgdmError, match=field):
         St.get(name, **kwargs)
 
