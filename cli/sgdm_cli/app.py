@@ -23,10 +23,9 @@ from sgdm.problems import PROBLEMS
 
 from . import options as opt
 from .plot import save_figure
-from .render import (
-    check_writable, console_err, console_out, emit_json, format_cell, history_format, plus_minus, table,
-    write_rows,
-)
+from sgdm.records import RecordWriter, read_records, record_format, rewrite
+
+from .render import check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
 
 STRATEGY_HELP = "Strategies (PAPER.md §5):\n\n" + "\n\n".join(
     strategies.get(name, epochs=300).title for name in strategies.names()
@@ -105,7 +104,7 @@ def _check_dataset(name: str) -> str:
 def _check_outputs(out: Path | None, plot: Path | None) -> None:
     """Refuse unwritable or unknown outputs before any work is done."""
     if out is not None:
-        history_format(out)
+        record_format(out)
         check_writable(out)
     if plot is not None:
         if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
@@ -154,6 +153,44 @@ def _progress() -> Progress:
         console=console_err,
         transient=True,
     )
+
+
+# Command-line parameter -> where it lives in a RunSpec (for --resume consistency checks).
+SPEC_FIELDS = {
+    "strategy": ("strategy",), "problem": ("problem",), "dataset": ("dataset",), "epochs": ("epochs",),
+    "seed": ("seed",), "config": ("config",), "backend": ("backend",), "dtype": ("dtype",),
+    "nesterov": ("nesterov",), "weight_decay": ("weight_decay",), "record_every": ("record_every",),
+    "data_seed": ("data_seed",), "hidden": ("problem_options", "hidden"),
+    "activation": ("problem_options", "activation"), "l2": ("problem_options", "l2"),
+    "n_samples": ("dataset_options", "n_samples"), "n_features": ("dataset_options", "n_features"),
+    "n_classes": ("dataset_options", "n_classes"), "label_column": ("dataset_options", "label_column"),
+    "test_size": ("dataset_options", "test_size"), "bs_growth": ("overrides", "bs_growth_rate"),
+    **{name: ("overrides", name) for name in (
+        "variant", "init_lr", "lr_max", "lr_min", "lr_family", "after_warmup", "power", "init_bs",
+        "bs_max", "incr_interval", "warmup_epochs", "warmup_interval", "momentum")},
+}
+
+
+def _given(ctx: typer.Context | None, name: str) -> bool:
+    """Whether the user set this parameter (on the command line or by environment)."""
+    if ctx is None:
+        return False
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
+    """With --resume the settings come from the checkpoint; flags may repeat them, not change them."""
+    mine, theirs = flags.to_dict(), saved.to_dict()
+    for name, path in SPEC_FIELDS.items():
+        if not _given(ctx, name):
+            continue
+        a, b = mine, theirs
+        for key in path:
+            a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
+        if a != b:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
 
 
 def _selected_rows(rows: Sequence[Mapping[str, Any]], limit: int = 16) -> list[Mapping[str, Any]]:
@@ -209,6 +246,7 @@ def _summary_rows(summary: Mapping[str, Any], strategy: Mapping[str, Any] | None
 @app.command(epilog=STRATEGY_HELP)
 @cli_errors
 def run(
+    ctx: typer.Context,
     strategy: opt.Strategy = "warmup",
     problem: opt.Problem = "logreg",
     dataset: opt.Dataset = "digits",
@@ -247,6 +285,9 @@ def run(
     json_output: opt.Json = False,
     out: opt.Out = None,
     plot: opt.Plot = None,
+    checkpoint: opt.Checkpoint = None,
+    checkpoint_every: opt.CheckpointEvery = 10,
+    resume: opt.Resume = None,
 ) -> None:
     """Train one model under one strategy and print its convergence.
 
@@ -266,6 +307,16 @@ def run(
                             label_column=label_column, test_size=test_size),
         backend, dtype, nesterov, weight_decay, record_every, data_seed,
     )
+    state = None
+    if resume is not None:
+        saved_spec, state, saved_every = experiment.load_checkpoint(resume)
+        _check_same_run(ctx, spec, saved_spec)
+        spec = saved_spec
+        checkpoint = checkpoint or resume
+        if not _given(ctx, "checkpoint_every") and saved_every:
+            checkpoint_every = saved_every
+    if checkpoint is not None and checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
     data = experiment.load_data(spec)
     resolved = experiment.resolve(spec, data.n_train)
     if resolved.strategy is not None:
@@ -277,18 +328,37 @@ def run(
         f"{resolved.plan.total_steps:,} steps, backend {spec.backend}",
         highlight=False,
     )
-    with _progress() as progress:
-        task = progress.add_task(spec.name, total=resolved.plan.epochs, status="")
+    if state is not None:
+        console_err.print(f"  resuming from {resume} at epoch {state['epoch']}", highlight=False)
+    writer = None
+    if out is not None:
+        # Crash-safe: one fsynced line per epoch; a resumed run first rewrites the rows it keeps.
+        if state is not None:
+            rewrite(out, state["rows"])
+        writer = RecordWriter(out, append=state is not None)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(spec.name, total=resolved.plan.epochs, status="")
 
-        def tick(done: int, row: Mapping[str, Any] | None) -> None:
-            status = f"‖∇f‖² {row['grad_norm_sq']:.3e}" if row else ""
-            progress.update(task, completed=done, status=status)
+            def tick(done: int, row: Mapping[str, Any] | None) -> None:
+                status = f"‖∇f‖² {row['grad_norm_sq']:.3e}" if row else ""
+                progress.update(task, completed=done, status=status)
+                if writer is not None and row is not None:
+                    writer.write(row)
 
-        history = experiment.run(spec, dataset=data, callback=tick)
+            history = experiment.run(spec, dataset=data, callback=tick, checkpoint_dir=checkpoint,
+                                     checkpoint_every=checkpoint_every if checkpoint else 0, resume=state)
+    except KeyboardInterrupt:
+        where = [f"the history so far is in {out}"] if out else []
+        if checkpoint is not None and sgdm.checkpoint.exists(checkpoint):
+            where.append(f"continue with: sgdm run --resume {checkpoint}")
+        console_err.print("[yellow]interrupted[/yellow]" + (": " + "; ".join(where) if where else ""), highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        if writer is not None:
+            writer.close()
     summary = experiment.summarize(history, target)
     strat = history.settings.get("strategy")
-    if out is not None:
-        write_rows(out, history.rows)
     if plot is not None:
         save_figure(plot, {spec.name: history.rows}, f"{spec.name}: {spec.problem} on {data.source}")
     if json_output:
@@ -352,6 +422,7 @@ def compare(
     json_output: opt.Json = False,
     out: opt.Out = None,
     plot: opt.Plot = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the finished runs found in --out and run only the rest.")] = False,
 ) -> None:
     """Run several strategies over several seeds in parallel and print the rate table.
 
@@ -382,19 +453,41 @@ def compare(
         if s is not None:
             s.check_conditions()
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
+    if resume and out is None:
+        raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
+    finished: dict[str, experiment.RunResult] = {}
+    if resume and out.exists():
+        finished = experiment.finished_results(specs, read_records(out), target)
+        # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
+        rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
+    todo = [s for s in specs if s.run_id not in finished]
     console_err.print(
         f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
-        f"({problem}, {epochs} epochs), {min(jobs, len(specs))} processes", highlight=False)
-    with _progress() as progress:
-        task = progress.add_task("runs", total=len(specs), status="")
-        failed = 0
+        f"({problem}, {epochs} epochs), {min(jobs, max(len(todo), 1))} processes"
+        + (f"; {len(finished)} runs already in {out}" if finished else ""), highlight=False)
+    writer = RecordWriter(out, append=resume) if out is not None else None
+    try:
+        with _progress() as progress:
+            task = progress.add_task("runs", total=len(specs), completed=len(finished), status="")
+            failed = 0
 
-        def done(result: experiment.RunResult) -> None:
-            nonlocal failed
-            failed += not result.ok
-            progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
+            def done(result: experiment.RunResult) -> None:
+                nonlocal failed
+                failed += not result.ok
+                if writer is not None:  # each finished run is on disk before the next one counts
+                    for row in experiment.result_rows(result):
+                        writer.write(row)
+                progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
 
-        results = experiment.run_many(specs, jobs=jobs, target=target, on_done=done)
+            new = {r.spec.run_id: r for r in experiment.run_many(todo, jobs=jobs, target=target, on_done=done)}
+    except KeyboardInterrupt:
+        hint = f": finished runs are in {out}; continue with the same command and --resume" if out else ""
+        console_err.print(f"[yellow]interrupted[/yellow]{hint}", highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    results = [finished.get(s.run_id) or new[s.run_id] for s in specs]
     rows = experiment.rate_table(results)
     for r in rows:
         r["conditions_text"] = _conditions_text(r.get("conditions", []))
@@ -402,9 +495,6 @@ def compare(
         r["slope_sfo_text"] = plus_minus(r["slope_sfo"], r["slope_sfo_std"])
         r["floor_text"] = format_cell(r["floor"]) + (" (significant)" if r["floor_significant"] else "")
     verdict = experiment.theory_agreement(rows)
-    if out is not None:
-        write_rows(out, [dict(row, run=r.spec.label, strategy=r.spec.name, seed=r.spec.seed)
-                         for r in results if r.history for row in r.history.rows])
     if plot is not None:
         first = {r.spec.name: r.history.rows for r in results if r.history and r.spec.seed == seed}
         save_figure(plot, first, f"{problem} on {data.source}, seed {seed}")
@@ -459,7 +549,7 @@ def schedule(
     or from the training split of --dataset.
     """
     if out is not None:
-        history_format(out)
+        record_format(out)
         check_writable(out)
     spec = _spec(
         strategy, "logreg", dataset, epochs, 0, config,
@@ -476,7 +566,7 @@ def schedule(
     stages = plan.stages()
     totals = plan.totals()
     if out is not None:
-        write_rows(out, stages)
+        rewrite(out, stages)
     if json_output:
         emit_json({"spec": spec.to_dict(), "description": resolved.description,
                    "variant": resolved.variant, "momentum": resolved.momentum,

@@ -55,6 +55,9 @@ NClasses = Annotated[Optional[int], typer.Option("--n-classes", help="synthetic:
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="CSV: label column (name or index).")]
 TestSize = Annotated[float, typer.Option("--test-size", help="Held-out fraction of the data.")]
 DataSeed = Annotated[int, typer.Option("--data-seed", help="Seed of the train/test split (fixed across --seed).")]
+Checkpoint = Annotated[Optional[Path], typer.Option(help="Save the whole run state to DIR every --checkpoint-every epochs (atomically).")]
+CheckpointEvery = Annotated[int, typer.Option("--checkpoint-every", help="Epochs between checkpoints.")]
+Resume = Annotated[Optional[Path], typer.Option(help="Continue the run saved in DIR (its settings come from the checkpoint).")]
 RecordEvery = Annotated[int, typer.Option("--record-every", help="Evaluate the full-batch metrics every K epochs.")]
 
 

@@ -6,13 +6,11 @@ Chatter and progress go to stderr (``console_err``); results go to stdout (``con
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -101,38 +99,3 @@ def check_writable(path: Path) -> None:
         raise OSError(f"cannot write {path}: it is a folder")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise OSError(f"cannot write {path}: permission denied")
-
-
-def history_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    raise ValueError(f"cannot write {path}: unknown extension {suffix!r}; use .jsonl or .csv")
-
-
-def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Write rows as JSON lines or CSV (by extension) atomically: a temporary file in the same
-    folder, flushed and fsynced, then renamed over ``path``; never a partial file."""
-    fmt = history_format(path)
-    rows = [_plain(dict(r)) for r in rows]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            if fmt == "jsonl":
-                for r in rows:
-                    f.write(json.dumps(r) + "\n")
-            else:
-                keys: list[str] = []
-                for r in rows:
-                    keys.extend(k for k in r if k not in keys)
-                writer = csv.DictWriter(f, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

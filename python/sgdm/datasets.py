@@ -378,6 +378,63 @@ def _bundled(file_name: str, skip_header: int, shape: tuple[int, int]) -> np.nda
     return None
 
 
+#: Working copies of the feature matrix a run holds at its peak (loaded or generated, split,
+#: standardised, the engine's per-epoch shuffle buffer), for the up-front memory check.
+WORKING_COPIES = 4
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def check_memory(n_values: int, what: str, available: int | None = None) -> None:
+    """Refuse, before allocating anything, a data set whose float64 values (times the working
+    copies a run makes) do not fit in the available memory."""
+    available = available_memory() if available is None else available
+    need = n_values * 8 * WORKING_COPIES
+    if available is not None and need > available:
+        raise DatasetError(
+            f"{what}: {n_values:,} float64 values need about {_gib(need)} with the "
+            f"{WORKING_COPIES} working copies a run makes, but only {_gib(available)} of memory "
+            "is available; use a smaller data set"
+        )
+
+
+def _npz_values(path: Path) -> int:
+    """Number of values in an .npz file's arrays, read from their headers only."""
+    import zipfile
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith(".npy"):
+                    with z.open(name) as f:
+                        version = np.lib.format.read_magic(f)
+                        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                else np.lib.format.read_array_header_2_0)
+                        shape, _, _ = read(f)
+                        total += math.prod(shape)
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return 0  # not readable as a zip: the loader reports the real problem
+    return total
+
+
 def _load_builtin(name: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, Any]:
     if name == "digits":
         data = _bundled("digits.csv.gz", 0, (1797, 65))
@@ -405,6 +462,7 @@ def _load_builtin(name: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
             f"(n_features = {n_features}); expected n_classes <= 2 ** n_features"
         )
     n_redundant = min(n_features - n_informative, n_features // 10)
+    check_memory(n_samples * n_features, f"synthetic ({n_samples:,} x {n_features:,})")
     X, y = skd.make_classification(
         n_samples=n_samples,
         n_features=n_features,
@@ -728,6 +786,11 @@ def load_dataset(
     if fmt != "csv":
         _reject(str(path), csv_opts, "CSV options")
     split = None
+    if fmt == "npz":
+        check_memory(_npz_values(path), str(path))
+    elif fmt == "csv":
+        # A text number takes at least 2 characters ("0,"): a safe upper bound on the values.
+        check_memory(path.stat().st_size // 2, str(path))
     if fmt == "npz":
         X, y, split, names = _load_npz(path)
     elif fmt == "svmlight":

@@ -42,10 +42,11 @@ backend, ``"rust"`` or ``"numpy"``.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -53,7 +54,7 @@ from ._sgdm import SgdmError
 from .optim import SGDM
 from .problems import DEFAULT_CHUNK_SIZE, Problem
 
-__all__ = ["PlanLike", "History", "ROW_KEYS", "train"]
+__all__ = ["PlanLike", "History", "ROW_KEYS", "STATE_FORMAT", "run_state", "train"]
 
 #: The keys of every history row, in order.
 ROW_KEYS = (
@@ -213,6 +214,54 @@ def _plan_info(plan: Any) -> dict[str, Any]:
     return info
 
 
+STATE_FORMAT = "sgdm.train/1"
+
+
+def run_state(
+    epoch: int, step: int, sfo: int, params: Sequence[np.ndarray], opt: SGDM,
+    rng: np.random.Generator, rows: Sequence[Mapping[str, Any]], best: float,
+    train_time: float, eval_time: float,
+) -> dict[str, Any]:
+    """Everything needed to continue a run after ``epoch`` epochs (copies, JSON-able but for the
+    arrays): the clock, parameters, optimizer state, shuffle-generator state and history."""
+    return {
+        "format": STATE_FORMAT,
+        "epoch": epoch,
+        "step": step,
+        "sfo": sfo,
+        "params": [p.copy() for p in params],
+        "optimizer": opt.state_dict(),
+        "rng": copy.deepcopy(rng.bit_generator.state),
+        "rows": [dict(r) for r in rows],
+        "best": best,
+        "train_time": train_time,
+        "eval_time": eval_time,
+    }
+
+
+def _restore(
+    state: Mapping[str, Any], epochs: int, params: Sequence[np.ndarray], opt: SGDM,
+    rng: np.random.Generator, rows: list[dict[str, Any]],
+) -> tuple[int, int, int]:
+    """Load ``state`` into the freshly built run; return (epoch, step, sfo) to continue from."""
+    if state.get("format") != STATE_FORMAT:
+        raise SgdmError(f"resume state is not an sgdm run state (expected format {STATE_FORMAT!r})")
+    epoch = int(state["epoch"])
+    if not 0 <= epoch <= epochs:
+        raise SgdmError(f"resume state is at epoch {epoch}, but the plan has {epochs} epochs")
+    saved = state["params"]
+    if len(saved) != len(params) or any(
+        np.shape(a) != p.shape or np.asarray(a).dtype != p.dtype for a, p in zip(saved, params)
+    ):
+        raise SgdmError("resume state's parameters do not match the problem (shapes or dtypes differ)")
+    for p, a in zip(params, saved):
+        np.copyto(p, a)
+    opt.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["rng"]
+    rows.extend(dict(r) for r in state["rows"])
+    return epoch, int(state["step"]), int(state["sfo"])
+
+
 def train(
     problem: Problem,
     dataset: Any,
@@ -230,6 +279,9 @@ def train(
     record_initial: bool = True,
     params: Sequence[np.ndarray] | None = None,
     chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    checkpoint: Callable[[dict[str, Any]], Any] | None = None,
+    checkpoint_every: int = 0,
+    resume: Mapping[str, Any] | None = None,
 ) -> History:
     """Train ``problem`` on ``dataset`` under ``plan`` with SGDM; return the :class:`History`.
 
@@ -263,6 +315,15 @@ def train(
         Initial parameters to start from instead of ``problem.init_params`` (copied).
     chunk_size
         Rows per chunk of the full-set evaluation (memory bound).
+    checkpoint, checkpoint_every
+        Every ``checkpoint_every`` epochs (and never after a divergence), call
+        ``checkpoint(state)`` with the whole run state (see :func:`run_state`): parameters,
+        momentum buffers, shuffle-generator state, clock and history so far. ``sgdm.checkpoint``
+        saves it atomically.
+    resume
+        A state from ``checkpoint`` to continue from, with the same problem, data, plan and
+        settings: the rest of the run is then bit-identical to an uninterrupted run (except the
+        ``wall_time`` column).
     """
     t_call = time.perf_counter()
     X_tr = getattr(dataset, "X_train", None)
@@ -277,6 +338,8 @@ def train(
         raise SgdmError(f"record_every = {record_every!r} is invalid: expected an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SgdmError(f"seed = {seed!r} is invalid: expected an integer >= 0")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 0:
+        raise SgdmError(f"checkpoint_every = {checkpoint_every!r} is invalid: expected an integer >= 0")
     dt = problem.dtype
     X = np.ascontiguousarray(dataset.X_train, dtype=dt)
     y = np.ascontiguousarray(dataset.y_train, dtype=np.int64)
@@ -342,6 +405,12 @@ def train(
     best = math.nan  # running minimum of the finite grad_norm_sq values so far
     train_time = 0.0
     eval_time = 0.0
+    t = 0  # global step
+    sfo = 0
+    first_epoch = 0
+    if resume is not None:
+        first_epoch, t, sfo = _restore(resume, E, params, opt, rng, rows)
+        best, train_time, eval_time = resume["best"], resume["train_time"], resume["eval_time"]
 
     def record(epoch: int, b: int, lr: float, steps: int, sfo: int, failed: bool) -> dict[str, Any]:
         nonlocal best, eval_time
@@ -378,16 +447,14 @@ def train(
     perf = time.perf_counter
     loss_and_grad = problem.loss_and_grad
     step = opt.step
-    t = 0
-    sfo = 0
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        if record_initial:
+        if record_initial and resume is None:
             row = record(0, batch_sizes[0], lrs[0], 0, 0, False)
             if callback is not None:
                 callback(0, row)
             if row["diverged"]:  # a non-finite starting point
                 history.diverged, history.diverged_epoch = True, 0
-        for e in range(E if not history.diverged else 0):
+        for e in range(first_epoch, E if not history.diverged else first_epoch):
             b = batch_sizes[e]
             t0 = perf()
             perm = rng.permutation(n)  # drawn every epoch, full-batch ones included
@@ -417,6 +484,8 @@ def train(
             if row is not None and row["diverged"]:
                 history.diverged, history.diverged_epoch = True, epoch
                 break
+            if checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
+                checkpoint(run_state(epoch, t, sfo, params, opt, rng, rows, best, train_time, eval_time))
     history.eval_time = eval_time
     history.total_time = time.perf_counter() - t_call
     return history

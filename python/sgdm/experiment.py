@@ -14,15 +14,18 @@ shuffles) see the same training set, and their spread measures the optimizer, no
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import checkpoint
 from . import config as run_config
 from . import rates, strategies
 from ._sgdm import SgdmError
@@ -83,10 +86,24 @@ class RunSpec:
         return os.path.basename(self.config) if self.config else self.strategy
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("overrides", "problem_options", "dataset_options"):
-            d[k] = dict(d[k])
-        return d
+        """JSON-able settings (tuples become lists, as after a JSON round trip)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunSpec":
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise SgdmError(f"{unknown[0]} is not a run setting: expected {', '.join(f.name for f in fields(cls))}")
+        d = dict(d)
+        if "hidden" in d.get("problem_options", {}):
+            d["problem_options"] = dict(d["problem_options"], hidden=tuple(d["problem_options"]["hidden"]))
+        return cls(**d)
+
+    @property
+    def run_id(self) -> str:
+        """A short stable id of the settings: the same run has the same id on any machine."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -145,8 +162,16 @@ def run(
     spec: RunSpec,
     dataset: Dataset | None = None,
     callback: Callable[[int, dict[str, Any] | None], Any] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    resume: Mapping[str, Any] | None = None,
 ) -> History:
-    """Train one run; ``callback(epochs_done, row)`` is called after every epoch."""
+    """Train one run; ``callback(epochs_done, row)`` is called after every epoch.
+
+    With ``checkpoint_dir`` and ``checkpoint_every`` the whole run state is saved there
+    atomically every that many epochs (:mod:`sgdm.checkpoint`), together with the spec, so that
+    :func:`resume_run` continues it bit-identically; ``resume`` is such a saved state.
+    """
     data = dataset if dataset is not None else load_data(spec)
     resolved = resolve(spec, data.n_train)
     problem = make_problem(
@@ -168,12 +193,28 @@ def run(
         seed=spec.seed,
         callback=callback,
         record_every=spec.record_every,
+        checkpoint=_saver(spec, checkpoint_dir, checkpoint_every) if checkpoint_dir else None,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
     )
     history.settings["spec"] = spec.to_dict()
     history.settings["description"] = resolved.description
     if resolved.strategy is not None:
         history.settings["strategy"] = resolved.strategy.to_dict()
     return history
+
+
+def _saver(spec: RunSpec, folder: str | os.PathLike, every: int) -> Callable[[dict[str, Any]], Any]:
+    settings = {"spec": spec.to_dict(), "checkpoint_every": every}
+    return lambda state: checkpoint.save(folder, state, settings)
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[RunSpec, dict[str, Any], int]:
+    """(spec, state, checkpoint_every) saved in a checkpoint folder by :func:`run`."""
+    state, settings = checkpoint.load(folder)
+    if "spec" not in settings:
+        raise SgdmError(f"checkpoint in {folder} has no run settings; it was not written by sgdm run")
+    return RunSpec.from_dict(settings["spec"]), state, int(settings.get("checkpoint_every", 0))
 
 
 def summarize(history: History, target: float | None = None) -> dict[str, Any]:
@@ -261,6 +302,39 @@ def run_many(
                 if on_done:
                     on_done(results[i])
     return [r for r in results if r is not None]
+
+
+#: Columns that tie a record-file row to its run (the rest are the history row's keys).
+RUN_COLUMNS = ("run_id", "strategy", "seed")
+
+
+def result_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The history rows of a finished run, tagged with its id, strategy name and seed."""
+    tag = {"run_id": result.spec.run_id, "strategy": result.spec.name, "seed": result.spec.seed}
+    return [dict(tag, **row) for row in result.history.rows] if result.history else []
+
+
+def finished_results(
+    specs: Sequence[RunSpec], rows: Sequence[Mapping[str, Any]], target: float | None
+) -> dict[str, RunResult]:
+    """Runs of ``specs`` whose every epoch is in ``rows`` (read back from a record file), keyed by
+    run id; a run cut short by a crash (its last epoch missing) is not finished."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_id.setdefault(str(row.get("run_id")), []).append(
+            {k: v for k, v in row.items() if k not in RUN_COLUMNS})
+    done = {}
+    for spec in specs:
+        got = by_id.get(spec.run_id)
+        if not got or not (got[-1]["epoch"] == spec.epochs or got[-1].get("diverged")):
+            continue
+        history = History(rows=got, diverged=bool(got[-1].get("diverged")))
+        history.diverged_epoch = got[-1]["epoch"] if history.diverged else None
+        if not spec.config:
+            history.settings["strategy"] = strategies.get(
+                spec.strategy, epochs=spec.epochs, **dict(spec.overrides)).to_dict()
+        done[spec.run_id] = RunResult(spec, history, summarize(history, target))
+    return done
 
 
 def _mean_std(values: Iterable[float | None]) -> tuple[float, float]:

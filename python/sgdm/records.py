@@ -1,0 +1,167 @@
+"""Append-only, crash-safe record files: one row per line, JSON lines or CSV (by extension).
+
+Every :meth:`RecordWriter.write` appends one complete line, flushes and fsyncs it, so a process
+killed at any moment (even by SIGKILL) loses at most the row it was writing, and the file stays
+readable: :func:`read_records` drops a torn last line (one without its newline, or that does not
+parse). :func:`rewrite` replaces a whole file atomically (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ._sgdm import SgdmError
+
+__all__ = ["record_format", "RecordWriter", "read_records", "rewrite"]
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
+
+
+def record_format(path: str | os.PathLike) -> str:
+    """``"jsonl"`` or ``"csv"`` from the file's extension; anything else is refused."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise SgdmError(f"cannot write {path}: unknown extension {suffix!r}; use .jsonl or .csv")
+    return FORMATS[suffix]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return json.dumps([_plain(v) for v in value])
+    if isinstance(value, Mapping):
+        return json.dumps({k: _plain(v) for k, v in value.items()})
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """Non-finite floats as null: strict JSON that every reader accepts."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _line(fmt: str, row: Mapping[str, Any], fields: Sequence[str]) -> str:
+    if fmt == "jsonl":
+        return json.dumps({k: _json_value(v) for k, v in row.items()}) + "\n"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_plain(row.get(k, "")) for k in fields])
+    return buf.getvalue()
+
+
+class RecordWriter:
+    """Append rows to ``path``, each one flushed and fsynced before :meth:`write` returns.
+
+    ``append=False`` starts a new file (replacing an old one); ``append=True`` continues an
+    existing file (a CSV keeps its header). CSV columns are the first row's keys.
+    """
+
+    def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
+        self.path = Path(path)
+        self.format = record_format(self.path)
+        self.fields: list[str] | None = None
+        if append and self.path.exists() and self.format == "csv":
+            with self.path.open(newline="") as f:
+                header = f.readline()
+            self.fields = next(csv.reader([header])) if header.endswith("\n") else None
+        self._file = self.path.open("a" if append else "w", newline="")
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        if self.format == "csv" and self.fields is None:
+            self.fields = list(row)
+            self._file.write(_line("csv", dict(zip(self.fields, self.fields)), self.fields))
+        self._file.write(_line(self.format, row, self.fields or []))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _parse_csv_value(text: str) -> Any:
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete rows of a record file; a torn last line is dropped, a bad middle line is an
+    error naming the file and line."""
+    path = Path(path)
+    fmt = record_format(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise SgdmError(f"cannot read {path}: {err.strerror}") from None
+    lines = text.split("\n")
+    complete, torn = lines[:-1], lines[-1]  # text after the last newline is a torn write
+    del torn
+    rows: list[dict[str, Any]] = []
+    if fmt == "jsonl":
+        for i, line in enumerate(complete):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i == len(complete) - 1:
+                    break  # a last line torn inside a write: drop it
+                raise SgdmError(f"{path}, line {i + 1}: not a JSON record") from None
+        return rows
+    if not complete:
+        return rows
+    reader = csv.reader(complete)
+    header = next(reader)
+    for i, values in enumerate(reader):
+        if len(values) != len(header):
+            if i == len(complete) - 2:
+                break
+            raise SgdmError(f"{path}, line {i + 2}: {len(values)} fields, the header has {len(header)}")
+        rows.append({k: _parse_csv_value(v) for k, v in zip(header, values)})
+    return rows
+
+
+def rewrite(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Replace ``path`` by ``rows`` atomically: readers see the old or the new file, never a mix."""
+    path = Path(path)
+    fmt = record_format(path)
+    rows = list(rows)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            fields: list[str] = []
+            for r in rows:
+                fields.extend(k for k in r if k not in fields)
+            if fmt == "csv" and rows:
+                f.write(_line("csv", dict(zip(fields, fields)), fields))
+            for r in rows:
+                f.write(_line(fmt, r, fields))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
