@@ -27,7 +27,8 @@ def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], tit
             "plotting needs matplotlib: pip install 'sgdm-cli[plot]'"
         ) from err
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
+    fig, grid = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
+    axes, legend_ax = list(grid.flat[: len(PANELS)]), grid.flat[-1]
     for label, rows in runs.items():
         # The initial point (epoch 0) has no learning rate yet applied; plot it for the metrics.
         epochs = [r["epoch"] for r in rows]
@@ -43,7 +44,9 @@ def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], tit
         ax.set_xlabel("epoch")
         ax.set_yscale(scale)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_ax.axis("off")
+    legend_ax.legend(handles, labels, loc="center", title="run", frameon=False)
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -46,7 +46,7 @@ def plus_minus(mean: Any, std: Any) -> str:
     mean, std = _plain(mean), _plain(std)
     if mean is None:
         return "—"
-    return f"{format_cell(mean)} ± {format_cell(std)}" if std else format_cell(mean)
+    return f"{format_cell(mean)} ± {std:.2g}" if std else format_cell(mean)
 
 
 def format_cell(value: Any) -> str:
