@@ -298,10 +298,7 @@ def run(
     _check_outputs(out, plot)
     spec = _spec(
         strategy, problem, dataset, epochs, seed, config,
-        opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, lr_min=lr_min,
-                      lr_family=lr_family, after_warmup=after_warmup, power=power, init_bs=init_bs,
-                      bs_max=bs_max, bs_growth_rate=bs_growth, incr_interval=incr_interval,
-                      warmup_epochs=warmup_epochs, warmup_interval=warmup_interval, momentum=momentum),
+        opt.overrides(locals()),
         opt.problem_options(problem, hidden, activation, l2),
         opt.dataset_options(n_samples=n_samples, n_features=n_features, n_classes=n_classes,
                             label_column=label_column, test_size=test_size),
@@ -406,6 +403,16 @@ def compare(
     backend: opt.Backend = "auto",
     init_lr: opt.InitLr = None,
     lr_max: opt.LrMax = None,
+    lr_min: opt.LrMin = None,
+    lr_family: opt.LrFamily = None,
+    after_warmup: opt.AfterWarmup = None,
+    power: opt.Power = None,
+    init_bs: opt.InitBs = None,
+    bs_max: opt.BsMax = None,
+    bs_growth: opt.BsGrowth = None,
+    incr_interval: opt.Interval = None,
+    warmup_epochs: opt.WarmupEpochs = None,
+    warmup_interval: opt.WarmupInterval = None,
     momentum: opt.Momentum = None,
     hidden: opt.Hidden = "64",
     activation: opt.Activation = "relu",
@@ -437,7 +444,7 @@ def compare(
         raise UsageError("--strategies is empty; expected names like baseline,i,ii,iii,warmup")
     if seeds < 1 or jobs < 1:
         raise UsageError("--seeds and --jobs must be integers >= 1")
-    overrides = opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, momentum=momentum)
+    overrides = opt.overrides(locals())
     base = [
         _spec(name, problem, dataset, epochs, seed, None, overrides,
               opt.problem_options(problem, hidden, activation, l2),
@@ -553,10 +560,7 @@ def schedule(
         check_writable(out)
     spec = _spec(
         strategy, "logreg", dataset, epochs, 0, config,
-        opt.overrides(variant=variant, init_lr=init_lr, lr_max=lr_max, lr_min=lr_min,
-                      lr_family=lr_family, after_warmup=after_warmup, power=power, init_bs=init_bs,
-                      bs_max=bs_max, bs_growth_rate=bs_growth, incr_interval=incr_interval,
-                      warmup_epochs=warmup_epochs, warmup_interval=warmup_interval, momentum=momentum),
+        opt.overrides(locals()),
         {}, {}, "auto", "float64", False, 0.0, 1, 0,
     )
     n = n_samples if n_samples is not None else experiment.load_data(spec).n_train

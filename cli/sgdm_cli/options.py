@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 import typer
-from typing import Annotated
 
 from sgdm import strategies
 
@@ -61,9 +60,20 @@ Resume = Annotated[Optional[Path], typer.Option(help="Continue the run saved in 
 RecordEvery = Annotated[int, typer.Option("--record-every", help="Evaluate the full-batch metrics every K epochs.")]
 
 
-def overrides(**values: Any) -> dict[str, Any]:
-    """The overrides the user actually gave (None means: keep the strategy's default)."""
-    return {k: v for k, v in values.items() if v is not None}
+#: Command parameter -> strategy setting (sgdm.strategies.get's vocabulary).
+OVERRIDES = {
+    "variant": "variant", "init_lr": "init_lr", "lr_max": "lr_max", "lr_min": "lr_min",
+    "lr_family": "lr_family", "after_warmup": "after_warmup", "power": "power",
+    "init_bs": "init_bs", "bs_max": "bs_max", "bs_growth": "bs_growth_rate",
+    "incr_interval": "incr_interval", "warmup_epochs": "warmup_epochs",
+    "warmup_interval": "warmup_interval", "momentum": "momentum",
+}
+
+
+def overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The strategy settings among a command's parameters that the user actually gave (None
+    means: keep the strategy's default)."""
+    return {OVERRIDES[k]: v for k, v in params.items() if k in OVERRIDES and v is not None}
 
 
 def problem_options(problem: str, hidden: str, activation: str, l2: float) -> dict[str, Any]:
