@@ -7,12 +7,6 @@ from typing import Annotated, Any, Mapping, Optional
 
 import typer
 
-from sgdm import strategies
-
-STRATEGY_LINES = "\n".join(
-    f"  {name:<9} {strategies.get(name, epochs=300).title}" for name in strategies.names()
-)
-
 Strategy = Annotated[str, typer.Option("--strategy", "-s", help="Strategy: baseline, i, ii, iii or warmup (aliases: const-bs-decay-lr, incr-bs-decay-lr, incr-bs-incr-lr).")]
 Problem = Annotated[str, typer.Option(help="Model to train: logreg (logistic regression) or mlp.")]
 Dataset = Annotated[str, typer.Option(help="digits (default), breast-cancer, synthetic, or a file: .npz (X, y), .svm/.libsvm/.svmlight, .csv.")]
