@@ -8,6 +8,9 @@
 //! - [`plan`]: the closed-form layout of a whole run (batch sizes, steps, rates, §6 sums),
 //! - [`error`]: the typed error every fallible function returns.
 
+// Tests may unwrap: a failure there is a test failure, not a user-facing panic.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod error;
 pub mod parallel;
 pub mod plan;
