@@ -1,4 +1,4 @@
-"""The ``sgdm`` command: ``run``, ``compare``, ``schedule`` (and ``version``).
+"""The ``sgdm`` command: ``run``, ``compare``, ``schedule``, ``sweep`` (and ``version``).
 
 Every number printed comes from the library (:mod:`sgdm.experiment`, :class:`sgdm.Plan`); this
 module only parses options, shows progress on stderr and renders tables, JSON or files.
@@ -21,8 +21,11 @@ from sgdm import experiment, strategies
 from sgdm.datasets import DATASETS
 from sgdm.problems import PROBLEMS
 
+from sgdm.executor import make_executor
+
 from . import options as opt
 from .plot import save_figure
+from .sweep import sweep_app
 from .render import (
     check_writable, console_err, console_out, emit_json, format_cell, history_format, plus_minus, table,
     write_rows,
@@ -328,6 +331,7 @@ def compare(
     strategies_: Annotated_strategies = "baseline,i,ii,iii,warmup",
     seeds: Annotated_seeds = 3,
     jobs: Annotated_jobs = 2,
+    cluster: opt.Cluster = None,
     problem: opt.Problem = "logreg",
     dataset: opt.Dataset = "digits",
     epochs: opt.Epochs = 300,
@@ -382,19 +386,20 @@ def compare(
         if s is not None:
             s.check_conditions()
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
-    console_err.print(
-        f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
-        f"({problem}, {epochs} epochs), {min(jobs, len(specs))} processes", highlight=False)
-    with _progress() as progress:
-        task = progress.add_task("runs", total=len(specs), status="")
-        failed = 0
+    with make_executor(jobs, cluster, n_items=len(specs)) as executor:
+        console_err.print(
+            f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
+            f"({problem}, {epochs} epochs), {executor.describe()}", highlight=False)
+        with _progress() as progress:
+            task = progress.add_task("runs", total=len(specs), status="")
+            failed = 0
 
-        def done(result: experiment.RunResult) -> None:
-            nonlocal failed
-            failed += not result.ok
-            progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
+            def done(result: experiment.RunResult) -> None:
+                nonlocal failed
+                failed += not result.ok
+                progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
 
-        results = experiment.run_many(specs, jobs=jobs, target=target, on_done=done)
+            results = experiment.run_many(specs, target=target, on_done=done, executor=executor)
     rows = experiment.rate_table(results)
     for r in rows:
         r["conditions_text"] = _conditions_text(r.get("conditions", []))
@@ -496,6 +501,9 @@ def schedule(
         if c.passed is not None:
             mark = "[green]holds[/green]" if c.passed else "[red]FAILS[/red]"
             console_out.print(f"condition {c.expression}: {c.lhs:.4g} vs {c.rhs:.4g} {mark}")
+
+
+app.add_typer(sweep_app, name="sweep")
 
 
 @app.command()
