@@ -204,6 +204,23 @@ def test_readers_skip_a_torn_line_and_resume_repairs_it(tmp_path, local_table):
     assert len(out.read_text().splitlines()) == 16
 
 
+def test_parquet_resume_from_the_journal_or_from_the_parquet_file_alone(tmp_path, local_table):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "r.parquet"
+    half = {"sweep": SMALL["sweep"], "grid": {"strategy": ["ii", "iii"], "seed": [0]}}
+    sweep.run_sweep(half, out, jobs=1)
+    journal = tmp_path / "r.parquet.journal.jsonl"
+    with journal.open("a") as f:
+        f.write('{"run_id": "0123456789ab", "epo')  # a writer killed mid-line
+    res = sweep.run_sweep(SMALL, out, jobs=1, resume=True)
+    assert (res.skipped, res.finished) == (2, 2)
+    assert drop_time(sweep.read_results(out)) == drop_time(local_table[1])
+    journal.unlink()  # the Parquet file alone is enough to resume
+    res = sweep.run_sweep(SMALL, out, jobs=1, resume=True)
+    assert (res.skipped, res.finished) == (4, 0)
+    assert drop_time(sweep.read_results(out)) == drop_time(local_table[1])
+
+
 def test_failed_runs_are_recorded_and_retried_on_resume(tmp_path):
     grid = {"sweep": {"epochs": 2, "dataset": "missing.npz"}, "grid": {"strategy": ["ii"]}}
     out = tmp_path / "r.jsonl"

@@ -296,7 +296,13 @@ def load_grid(path: str | os.PathLike) -> Grid:
             try:
                 import tomllib
             except ImportError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
+                try:
+                    import tomli as tomllib  # type: ignore[no-redef]
+                except ImportError:
+                    raise ImportError(
+                        f"reading {path} needs Python >= 3.11 or pip install tomli; "
+                        "or write the grid as JSON"
+                    ) from None
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw)
