@@ -1,4 +1,4 @@
-"""The ``sgdm`` command: ``run``, ``compare``, ``schedule`` (and ``version``).
+"""The ``sgdm`` command: ``run``, ``compare``, ``schedule``, ``sweep`` (and ``version``).
 
 Every number printed comes from the library (:mod:`sgdm.experiment`, :class:`sgdm.Plan`); this
 module only parses options, shows progress on stderr and renders tables, JSON or files.
@@ -21,11 +21,13 @@ from sgdm import experiment, strategies
 from sgdm.datasets import DATASETS
 from sgdm.problems import PROBLEMS
 
-from . import options as opt
-from .plot import save_figure
+from sgdm.executor import make_executor
 from sgdm.records import RecordWriter, read_records, record_format, rewrite
 
+from . import options as opt
+from .plot import save_figure
 from .render import check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
+from .sweep import sweep_app
 
 STRATEGY_HELP = "Strategies (PAPER.md §5):\n\n" + "\n\n".join(
     strategies.get(name, epochs=300).title for name in strategies.names()
@@ -395,6 +397,7 @@ def compare(
     strategies_: Annotated_strategies = "baseline,i,ii,iii,warmup",
     seeds: Annotated_seeds = 3,
     jobs: Annotated_jobs = 2,
+    cluster: opt.Cluster = None,
     problem: opt.Problem = "logreg",
     dataset: opt.Dataset = "digits",
     epochs: opt.Epochs = 300,
@@ -468,25 +471,26 @@ def compare(
         # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
         rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
     todo = [s for s in specs if s.run_id not in finished]
-    console_err.print(
-        f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
-        f"({problem}, {epochs} epochs), {min(jobs, max(len(todo), 1))} processes"
-        + (f"; {len(finished)} runs already in {out}" if finished else ""), highlight=False)
     writer = RecordWriter(out, append=resume) if out is not None else None
     try:
-        with _progress() as progress:
-            task = progress.add_task("runs", total=len(specs), completed=len(finished), status="")
-            failed = 0
+        with make_executor(jobs, cluster, n_items=max(len(todo), 1)) as executor:
+            console_err.print(
+                f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
+                f"({problem}, {epochs} epochs), {executor.describe()}"
+                + (f"; {len(finished)} runs already in {out}" if finished else ""), highlight=False)
+            with _progress() as progress:
+                task = progress.add_task("runs", total=len(specs), completed=len(finished), status="")
+                failed = 0
 
-            def done(result: experiment.RunResult) -> None:
-                nonlocal failed
-                failed += not result.ok
-                if writer is not None:  # each finished run is on disk before the next one counts
-                    for row in experiment.result_rows(result):
-                        writer.write(row)
-                progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
+                def done(result: experiment.RunResult) -> None:
+                    nonlocal failed
+                    failed += not result.ok
+                    if writer is not None:  # each finished run is on disk before the next one counts
+                        for row in experiment.result_rows(result):
+                            writer.write(row)
+                    progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
 
-            new = {r.spec.run_id: r for r in experiment.run_many(todo, jobs=jobs, target=target, on_done=done)}
+                new = {r.spec.run_id: r for r in experiment.run_many(todo, target=target, on_done=done, executor=executor)}
     except KeyboardInterrupt:
         hint = f": finished runs are in {out}; continue with the same command and --resume" if out else ""
         console_err.print(f"[yellow]interrupted[/yellow]{hint}", highlight=False)
@@ -590,6 +594,9 @@ def schedule(
         if c.passed is not None:
             mark = "[green]holds[/green]" if c.passed else "[red]FAILS[/red]"
             console_out.print(f"condition {c.expression}: {c.lhs:.4g} vs {c.rhs:.4g} {mark}")
+
+
+app.add_typer(sweep_app, name="sweep")
 
 
 @app.command()

@@ -18,6 +18,7 @@ Config = Annotated[Optional[Path], typer.Option(help="Run configuration file: th
 Json = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")]
 Out = Annotated[Optional[Path], typer.Option(help="Write the per-epoch history to FILE (.jsonl or .csv).")]
 Plot = Annotated[Optional[Path], typer.Option(help="Save the paper-style figure to FILE (.png, .pdf, .svg).")]
+Cluster = Annotated[Optional[str], typer.Option("--cluster", help="Run on a Dask cluster: tcp://host:8786 (a running scheduler) or local:N (start N local workers); needs pip install 'sgdm-cli\\[cluster]'.")]
 Target = Annotated[float, typer.Option(help="Target ‖∇f‖² for the steps / SFO needed to reach it.")]
 
 # Schedule and optimizer overrides, in the strategies' vocabulary.

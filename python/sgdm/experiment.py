@@ -18,10 +18,10 @@ import hashlib
 import json
 import math
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+import time
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ._sgdm import SgdmError
 from .datasets import Dataset, load_dataset
 from .engine import History, train
 from .problems import make_problem
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 __all__ = [
     "RunSpec",
@@ -108,12 +111,14 @@ class RunSpec:
 
 @dataclass
 class RunResult:
-    """A finished (or failed) run: its spec, history, summary, or the error that stopped it."""
+    """A finished (or failed) run: its spec, history, summary, or the error that stopped it;
+    ``elapsed``: seconds the run took in its worker (data loading included)."""
 
     spec: RunSpec
     history: History | None
     summary: dict[str, Any] | None
     error: str | None = None
+    elapsed: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -256,13 +261,14 @@ def summarize(history: History, target: float | None = None) -> dict[str, Any]:
 
 
 def _run_one(spec: RunSpec, target: float | None) -> RunResult:
+    t0 = time.perf_counter()
     try:
         history = run(spec)
     except SgdmError as err:
-        return RunResult(spec, None, None, f"{type(err).__name__}: {err}")
+        return RunResult(spec, None, None, f"{type(err).__name__}: {err}", time.perf_counter() - t0)
     # Parameters stay in the worker: only the record travels back.
     history.params = []
-    return RunResult(spec, history, summarize(history, target))
+    return RunResult(spec, history, summarize(history, target), None, time.perf_counter() - t0)
 
 
 def run_many(
@@ -270,37 +276,36 @@ def run_many(
     jobs: int = 1,
     target: float | None = None,
     on_done: Callable[[RunResult], Any] | None = None,
+    executor: "Executor | None" = None,
 ) -> list[RunResult]:
-    """Run every spec, in ``jobs`` worker processes (1: in this process); results in spec order.
+    """Run every spec and return the results in spec order.
 
-    A run that fails (bad setting, diverging data) is returned with its error; the others go on.
-    Each worker loads a data set once and reuses it for all its runs.
+    Runs go to ``executor`` (:mod:`sgdm.executor`: local processes or a Dask cluster; the
+    caller keeps it open or closes it), else to ``jobs`` local worker processes (1: this
+    process). ``on_done(result)`` is called as each run finishes, in completion order.
+    A run that fails (bad setting, diverging data, a worker that died every time it was
+    tried) is returned with its error; the others go on. Each worker loads a data set once and
+    reuses it for all its runs.
     """
-    if jobs < 1:
-        raise SgdmError(f"jobs = {jobs} is invalid: expected an integer >= 1")
+    from .executor import make_executor
+
+    own = executor is None
+    if own:
+        executor = make_executor(jobs, n_items=len(specs))
     results: list[RunResult | None] = [None] * len(specs)
-    if jobs == 1 or len(specs) <= 1:
-        for i, spec in enumerate(specs):
-            results[i] = _run_one(spec, target)
+    try:
+        for done in executor.map_unordered(partial(_run_one, target=target), list(specs)):
+            i = done.index
+            if done.ok:
+                results[i] = done.result
+            else:
+                err = done.error
+                results[i] = RunResult(specs[i], None, None, f"{type(err).__name__}: {err}")
             if on_done:
                 on_done(results[i])
-        return [r for r in results if r is not None]
-    import multiprocessing
-
-    # "spawn": fresh workers, safe with the native thread pool and BLAS threads of the parent.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), mp_context=ctx) as pool:
-        pending: dict[Future, int] = {pool.submit(_run_one, s, target): i for i, s in enumerate(specs)}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                try:
-                    results[i] = fut.result()
-                except Exception as err:  # a worker that died: report, keep going
-                    results[i] = RunResult(specs[i], None, None, f"{type(err).__name__}: {err}")
-                if on_done:
-                    on_done(results[i])
+    finally:
+        if own:
+            executor.close()
     return [r for r in results if r is not None]
 
 
@@ -351,16 +356,25 @@ def _median_if_all(values: Sequence[int | None]) -> float | None:
     return float(np.median(values))
 
 
-def rate_table(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One row per strategy (or config), aggregating its seeds: the comparison's rate table."""
+def rate_table(
+    results: Sequence[RunResult], key: Callable[[RunResult], str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per strategy (or config), aggregating its seeds: the comparison's rate table.
+
+    ``key(result)`` groups differently (e.g. by a sweep's full setting); each row then also
+    has ``group``, the key, next to ``strategy`` (the first run's).
+    """
     groups: dict[str, list[RunResult]] = {}
     for r in results:
-        groups.setdefault(r.spec.name, []).append(r)
+        groups.setdefault(key(r) if key else r.spec.name, []).append(r)
     rows = []
     for name, group in groups.items():
         ok = [r for r in group if r.ok]
         first = ok[0] if ok else group[0]
-        row: dict[str, Any] = {"strategy": name, "seeds": len(group), "failed": len(group) - len(ok)}
+        row: dict[str, Any] = {"strategy": first.spec.name if key else name, "seeds": len(group),
+                               "failed": len(group) - len(ok)}
+        if key:
+            row["group"] = name
         strat = first.history.settings.get("strategy") if first.history else None
         if strat:
             row["batch_schedule"] = strat["batch_size"]
