@@ -103,7 +103,8 @@ def row_max(xp: ModuleType, Z: Any, out: Any) -> Any:
 
 
 def total(xp: ModuleType, a: Any) -> Any:
-    """Sum of all elements: a NumPy scalar, or a 0-d CuPy array that stays on the device."""
+    """Sum of the 1-D ``a``: a NumPy scalar (``np.add.reduce``, NumPy's pairwise sum), or a 0-d
+    CuPy array that stays on the device."""
     if xp is np:
         return np.add.reduce(a)
     return a.sum()
