@@ -415,11 +415,12 @@ class _Group:
         self.ptrs = cp.asarray(self.host_ptrs)
         self.grad_ptrs: tuple[int, ...] | None = None
 
-    def set_grads(self, grads: Sequence[Any]) -> None:
+    def set_grads(self, cp: ModuleType, grads: Sequence[Any]) -> None:
         ptrs = tuple(grads[i].data.ptr for i in self.index)
         if ptrs != self.grad_ptrs:
             self.host_ptrs[:, 1] = ptrs
-            self.ptrs.set(self.host_ptrs)  # stream-ordered after earlier launches
+            # on the current stream: ordered after the launches that read the old table
+            self.ptrs.set(self.host_ptrs, stream=cp.cuda.get_current_stream())
             self.grad_ptrs = ptrs
 
 
@@ -486,7 +487,7 @@ class CupyKernel:
             for group, kern in zip(self._groups, self._kernels):
                 if group.n_tiles == 0:
                     continue
-                group.set_grads(grads)
+                group.set_grads(self._cp, grads)
                 lr_t, beta_t, scale_t, wd_t = _scalars(
                     group.dtype, lr, self.momentum, self.variant, self.weight_decay
                 )
