@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import typer
 from typing import Annotated
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -74,7 +75,8 @@ def cli_errors(fn: Callable) -> Callable:
             raise typer.Exit(130) from None
         except (sgdm.SgdmError, UsageError, OSError, ImportError, ValueError, KeyError, TypeError) as err:
             message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
-            console_err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+            # escaped: messages may hold brackets (e.g. "pip install 'sgdm[gpu]'")
+            console_err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -92,6 +94,17 @@ def _check_strategy(name: str) -> str:
             f"unknown strategy {name!r}; expected one of: {', '.join(strategies.ALIASES)}"
         )
     return strategies.ALIASES[name.lower()]
+
+
+def _check_backend(backend: str) -> str:
+    """A known backend; for ``cupy``, CuPy and a CUDA device must be there (checked before any
+    work, with the library's one-line install/driver message)."""
+    backend = _choice(backend, ["auto", "rust", "numpy", "cupy"], "backend")
+    if backend == "cupy":
+        from sgdm import gpu
+
+        gpu.require_cupy()
+    return backend
 
 
 def _check_dataset(name: str) -> str:
@@ -137,7 +150,7 @@ def _spec(
         overrides=dict(overrides),
         problem_options=dict(problem_options),
         dataset_options=dict(dataset_options),
-        backend=_choice(backend, ["auto", "rust", "numpy"], "backend"),
+        backend=_check_backend(backend),
         dtype=_choice(dtype, ["float64", "float32"], "dtype"),
         nesterov=nesterov,
         weight_decay=weight_decay,

@@ -7,8 +7,9 @@ Every message names the argument and what was expected. Bad values raise ``sgdm.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -52,64 +53,99 @@ def check_variant(variant: Any, nesterov: bool) -> str:
     return variant
 
 
-def _check_array(a: Any, what: str) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
+@dataclass(frozen=True)
+class ArrayKind:
+    """What the checks need to know about one array library (NumPy here, CuPy in
+    :mod:`sgdm.gpu`): its array type, its name in messages, and three operations."""
+
+    cls: Any  #: the array type (``numpy.ndarray``, ``cupy.ndarray``)
+    module: str  #: ``"numpy"`` or ``"cupy"``, in messages
+    may_share_memory: Callable[[Any, Any], bool]
+    writeable: Callable[[Any], bool]
+    all_finite: Callable[[Any], bool]
+    #: extra words for an array of the wrong library (e.g. a NumPy gradient on the GPU)
+    wrong_type_hint: Callable[[Any], str] = lambda a: ""
+
+    @property
+    def type_name(self) -> str:
+        return f"{self.module}.ndarray"
+
+
+NUMPY = ArrayKind(
+    cls=np.ndarray,
+    module="numpy",
+    may_share_memory=np.may_share_memory,
+    writeable=lambda a: a.flags.writeable,
+    all_finite=lambda a: bool(np.isfinite(a).all()),
+)
+
+
+def _check_array(a: Any, what: str, kind: ArrayKind = NUMPY) -> Any:
+    if not isinstance(a, kind.cls):
         raise TypeError(
-            f"{what} must be a numpy.ndarray of float32 or float64, got {type(a).__name__}"
+            f"{what} must be a {kind.type_name} of float32 or float64, got "
+            f"{type(a).__name__}{kind.wrong_type_hint(a)}"
         )
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{what} has dtype {a.dtype}; expected float32 or float64")
     if not (a.flags.c_contiguous or a.flags.f_contiguous):
-        raise SgdmError(f"{what} is not contiguous; pass numpy.ascontiguousarray(...)")
+        raise SgdmError(f"{what} is not contiguous; pass {kind.module}.ascontiguousarray(...)")
     return a
 
 
-def _check_no_overlap(arrays: Sequence[np.ndarray], names: Sequence[str]) -> None:
+def _check_no_overlap(
+    arrays: Sequence[Any], names: Sequence[str], kind: ArrayKind = NUMPY
+) -> None:
     # All arrays are contiguous, so the bounds test of may_share_memory is exact.
     for i in range(len(arrays)):
         for j in range(i + 1, len(arrays)):
-            if np.may_share_memory(arrays[i], arrays[j]):
+            if kind.may_share_memory(arrays[i], arrays[j]):
                 raise SgdmError(
                     f"{names[j]} shares memory with {names[i]} (aliasing); parameters, "
                     "gradients and momentum buffers must be distinct arrays"
                 )
 
 
-def check_params(params: Any) -> list[np.ndarray]:
-    """A non-empty list of distinct, writeable, contiguous float32/float64 arrays."""
-    if isinstance(params, np.ndarray):
-        params = [params]
+def as_list(params: Any, kind: ArrayKind = NUMPY) -> list[Any]:
+    """``params`` as a list (one array alone becomes a list of one)."""
+    if isinstance(params, kind.cls):
+        return [params]
     try:
-        params = list(params)
+        return list(params)
     except TypeError:
         raise TypeError(
-            f"params must be a list of numpy arrays, got {type(params).__name__}"
+            f"params must be a list of {kind.module} arrays, got {type(params).__name__}"
         ) from None
+
+
+def check_params(params: Any, kind: ArrayKind = NUMPY) -> list[Any]:
+    """A non-empty list of distinct, writeable, contiguous float32/float64 arrays."""
+    params = as_list(params, kind)
     if not params:
         raise SgdmError("params is empty; expected at least one array")
     for i, p in enumerate(params):
-        _check_array(p, f"params[{i}]")
-        if not p.flags.writeable:
+        _check_array(p, f"params[{i}]", kind)
+        if not kind.writeable(p):
             raise SgdmError(
                 f"params[{i}] is read-only; the update is in place, so it must be writeable"
             )
-    _check_no_overlap(params, [f"params[{i}]" for i in range(len(params))])
+    _check_no_overlap(params, [f"params[{i}]" for i in range(len(params))], kind)
     return params
 
 
 def check_step_arrays(
-    params: Sequence[np.ndarray], grads: Any, check_finite: bool
-) -> Sequence[np.ndarray]:
+    params: Sequence[Any], grads: Any, check_finite: bool, kind: ArrayKind = NUMPY
+) -> Sequence[Any]:
     """Per step: parameters still writeable; one gradient per parameter, of the same dtype,
     shape and memory order, sharing no memory with any parameter."""
     for i, p in enumerate(params):
-        if not p.flags.writeable:
+        if not kind.writeable(p):
             raise SgdmError(
                 f"params[{i}] is read-only; the update is in place, so it must be writeable"
             )
     if not isinstance(grads, (list, tuple)):
         raise TypeError(
-            f"grads must be a list or tuple of numpy arrays, got {type(grads).__name__}"
+            f"grads must be a list or tuple of {kind.module} arrays, got {type(grads).__name__}"
         )
     if len(grads) != len(params):
         raise SgdmError(
@@ -117,7 +153,7 @@ def check_step_arrays(
             "pass one gradient per parameter"
         )
     for i, (p, g) in enumerate(zip(params, grads)):
-        _check_array(g, f"grads[{i}]")
+        _check_array(g, f"grads[{i}]", kind)
         if g.dtype != p.dtype:
             raise TypeError(
                 f"grads[{i}] has dtype {g.dtype}, but params[{i}] has dtype {p.dtype}; "
@@ -134,14 +170,14 @@ def check_step_arrays(
             )
     for i, g in enumerate(grads):
         for j, p in enumerate(params):
-            if np.may_share_memory(g, p):
+            if kind.may_share_memory(g, p):
                 raise SgdmError(
                     f"grads[{i}] shares memory with params[{j}] (aliasing); parameters, "
                     "gradients and momentum buffers must be distinct arrays"
                 )
     if check_finite:
         for i, g in enumerate(grads):
-            if not np.isfinite(g).all():
+            if not kind.all_finite(g):
                 raise SgdmError(
                     f"grads[{i}] contains NaN or Inf; no parameter was updated"
                 )

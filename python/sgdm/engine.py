@@ -38,6 +38,19 @@ printed, so the other runs of a comparison go on.
 
 The same ``seed`` gives the same history (bit for bit, except ``wall_time``) with either CPU
 backend, ``"rust"`` or ``"numpy"``.
+
+On the GPU (``backend="cupy"``, or ``"auto"`` with CuPy initial ``params``): the training and
+test sets are copied to the device once; parameters, gradients, scratch and momentum live
+there; each epoch's permutation is drawn on the CPU by the same seeded generator as on the CPU
+(so both visit the same batches) and copied over (8n bytes); the shuffled gather, every
+gradient and every update run on the device. The loop never waits for the GPU inside an
+epoch: each batch loss stays on the device, where a one-thread kernel
+(:class:`sgdm.gpu.DivergenceGate`) raises a flag at the first non-finite one, and the update
+kernels read that flag and write nothing once it is set. At the end of the epoch one transfer
+reads the flag, so a diverging run stops at the same step, with the same parameters, counts
+and row, as on the CPU. The metrics are computed on the device and only their scalars come
+back. The histories agree with the CPU run to rounding (cuBLAS sums in another order; the
+optimizer step itself is bit-identical); ``History.params`` are then CuPy arrays.
 """
 
 from __future__ import annotations
@@ -50,6 +63,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from . import _xp
 from ._sgdm import SgdmError
 from .optim import SGDM
 from .problems import DEFAULT_CHUNK_SIZE, Problem
@@ -229,7 +243,7 @@ def run_state(
         "epoch": epoch,
         "step": step,
         "sfo": sfo,
-        "params": [p.copy() for p in params],
+        "params": [_xp.to_numpy(p).copy() for p in params],  # host copies, also from the GPU
         "optimizer": opt.state_dict(),
         "rng": copy.deepcopy(rng.bit_generator.state),
         "rows": [dict(r) for r in rows],
@@ -255,7 +269,7 @@ def _restore(
     ):
         raise SgdmError("resume state's parameters do not match the problem (shapes or dtypes differ)")
     for p, a in zip(params, saved):
-        np.copyto(p, a)
+        p[...] = _xp.asarray(a, _xp.array_namespace(p))
     opt.load_state_dict(state["optimizer"])
     rng.bit_generator.state = state["rng"]
     rows.extend(dict(r) for r in state["rows"])
@@ -295,7 +309,9 @@ def train(
     plan
         The run plan (:class:`PlanLike`) built for ``n_samples = dataset.n_train``.
     momentum, variant, nesterov, weight_decay, backend
-        Passed to :class:`sgdm.SGDM` (``backend`` ``"auto"`` | ``"rust"`` | ``"numpy"``).
+        Passed to :class:`sgdm.SGDM` (``backend`` ``"auto"`` | ``"rust"`` | ``"numpy"`` |
+        ``"cupy"``). ``"cupy"`` trains on the GPU (see the module notes); ``"auto"`` does so
+        when ``params`` are CuPy arrays.
     seed
         Seeds the initial parameters and the per-epoch shuffles (two independent streams
         spawned from ``np.random.SeedSequence(seed)``).
@@ -341,10 +357,19 @@ def train(
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 0:
         raise SgdmError(f"checkpoint_every = {checkpoint_every!r} is invalid: expected an integer >= 0")
     dt = problem.dtype
-    X = np.ascontiguousarray(dataset.X_train, dtype=dt)
-    y = np.ascontiguousarray(dataset.y_train, dtype=np.int64)
-    X_te = np.ascontiguousarray(dataset.X_test, dtype=dt)
-    y_te = np.ascontiguousarray(dataset.y_test, dtype=np.int64)
+    on_gpu = backend == "cupy" or (
+        backend == "auto" and params is not None and _xp.any_cupy(list(params))
+    )
+    if on_gpu:
+        from . import gpu
+
+        xp = gpu.require_cupy()
+    else:
+        xp = np
+    X = _xp.asarray(dataset.X_train, xp, dt)
+    y = _xp.asarray(dataset.y_train, xp, np.int64)
+    X_te = _xp.asarray(dataset.X_test, xp, dt)
+    y_te = _xp.asarray(dataset.y_test, xp, np.int64)
     n = X.shape[0]
     if X.ndim != 2 or X.shape[1] != problem.n_features:
         raise SgdmError(
@@ -360,9 +385,13 @@ def train(
 
     init_ss, shuffle_ss = np.random.SeedSequence(int(seed)).spawn(2)
     if params is None:
-        params = problem.init_params(np.random.default_rng(init_ss))
+        params = problem.init_params(np.random.default_rng(init_ss))  # drawn on the CPU
+        if on_gpu:
+            params = [xp.asarray(p) for p in params]
+    elif on_gpu:
+        params = [xp.array(p, dtype=dt, order="C", copy=True) for p in params]
     else:
-        params = [np.array(p, dtype=dt, order="C", copy=True) for p in params]
+        params = [np.array(_xp.to_numpy(p), dtype=dt, order="C", copy=True) for p in params]
     problem.check_params(params)
     rng = np.random.default_rng(shuffle_ss)
     opt = SGDM(
@@ -379,8 +408,8 @@ def train(
     # buffers; every batch is then a contiguous slice (a view): no per-step gather or copy.
     # Cost: one extra copy of the training set in memory (skipped if every epoch is full-batch).
     needs_shuffle = any(b < n for b in batch_sizes)
-    X_shuf = np.empty_like(X) if needs_shuffle else X
-    y_shuf = np.empty_like(y) if needs_shuffle else y
+    X_shuf = xp.empty_like(X) if needs_shuffle else X
+    y_shuf = xp.empty_like(y) if needs_shuffle else y
     n_test = X_te.shape[0]
 
     history = History(
@@ -447,6 +476,10 @@ def train(
     perf = time.perf_counter
     loss_and_grad = problem.loss_and_grad
     step = opt.step
+    if on_gpu:
+        # the engine's own gradient buffers: checked once here, not at every step
+        opt._kernel.check(opt._params, grads, lrs[0])
+        gpu_epoch = _gpu_epoch_runner(problem, opt, grads, X, y, X_shuf, y_shuf, lrs, rng, n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         if record_initial and resume is None:
             row = record(0, batch_sizes[0], lrs[0], 0, 0, False)
@@ -456,24 +489,31 @@ def train(
                 history.diverged, history.diverged_epoch = True, 0
         for e in range(first_epoch, E if not history.diverged else first_epoch):
             b = batch_sizes[e]
-            t0 = perf()
-            perm = rng.permutation(n)  # drawn every epoch, full-batch ones included
-            if b < n:
-                take(X, perm, axis=0, out=X_shuf, mode="clip")
-                take(y, perm, out=y_shuf, mode="clip")
-                Xe, ye = X_shuf, y_shuf
-            else:  # one full-batch step: the order does not change the mean gradient
-                Xe, ye = X, y
-            failed = False
-            for lo in range(0, n, b):
-                hi = lo + b
-                if not isfinite(loss_and_grad(params, Xe[lo:hi], ye[lo:hi], grads)):
-                    failed = True
-                    break
-                step(grads, lrs[t])
-                t += 1
-                sfo += (hi if hi < n else n) - lo
-            train_time += perf() - t0
+            if on_gpu:
+                t0 = perf()
+                done, failed = gpu_epoch(b, t)  # waits for the device once, at the end
+                train_time += perf() - t0
+                t += done
+                sfo += n if not failed else done * b  # batches before a failure are full
+            else:
+                t0 = perf()
+                perm = rng.permutation(n)  # drawn every epoch, full-batch ones included
+                if b < n:
+                    take(X, perm, axis=0, out=X_shuf, mode="clip")
+                    take(y, perm, out=y_shuf, mode="clip")
+                    Xe, ye = X_shuf, y_shuf
+                else:  # one full-batch step: the order does not change the mean gradient
+                    Xe, ye = X, y
+                failed = False
+                for lo in range(0, n, b):
+                    hi = lo + b
+                    if not isfinite(loss_and_grad(params, Xe[lo:hi], ye[lo:hi], grads)):
+                        failed = True
+                        break
+                    step(grads, lrs[t])
+                    t += 1
+                    sfo += (hi if hi < n else n) - lo
+                train_time += perf() - t0
             epoch = e + 1
             row = None
             if failed or epoch % record_every == 0 or epoch == E:
@@ -489,3 +529,46 @@ def train(
     history.eval_time = eval_time
     history.total_time = time.perf_counter() - t_call
     return history
+
+
+def _gpu_epoch_runner(problem, opt, grads, X, y, X_shuf, y_shuf, lrs, rng, n):
+    """The GPU epoch: ``run(b, t) -> (steps taken, failed)``, with one host wait per epoch.
+
+    Same data walk as the CPU loop: the permutation comes from the same generator (drawn on
+    the CPU, copied to the device), batches are consecutive slices of the gathered copy, the
+    last partial batch is kept. See the module notes for the divergence gate.
+    """
+    import cupy as cp
+
+    from .gpu import DivergenceGate
+
+    gate = DivergenceGate()
+    kernel = opt._kernel
+    params, momenta = opt._params, opt._momenta
+    batch = problem._device_loss_and_grad
+    observe, launch = gate.observe, kernel.launch
+
+    def run(b: int, t: int) -> tuple[int, bool]:
+        perm = rng.permutation(n)  # drawn every epoch, full-batch ones included
+        if b < n:
+            perm_d = cp.asarray(perm)
+            cp.take(X, perm_d, axis=0, out=X_shuf)
+            cp.take(y, perm_d, out=y_shuf)
+            Xe, ye = X_shuf, y_shuf
+        else:
+            Xe, ye = X, y
+        j = 0
+        for lo in range(0, n, b):
+            loss = batch(params, Xe[lo : lo + b], ye[lo : lo + b], grads)
+            observe(loss, j)
+            launch(params, grads, momenta, lrs[t + j], gate.state)
+            j += 1
+        bad = gate.read()  # the one synchronisation of the epoch
+        if bad is None:
+            opt.step_count += j
+            return j, False
+        gate.reset()
+        opt.step_count += bad
+        return bad, True
+
+    return run

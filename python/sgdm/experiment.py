@@ -60,7 +60,9 @@ class RunSpec:
     ``strategy`` names a preset of :mod:`sgdm.strategies` (with ``overrides`` in its
     vocabulary: ``init_lr``, ``lr_max``, ``momentum``, ``variant``, ...); a ``config`` file (the
     paper's JSON or sgdm's spec) replaces it. ``seed`` fixes the initial parameters and the
-    shuffles; ``data_seed`` the train/test split.
+    shuffles; ``data_seed`` the train/test split. ``backend`` is the optimizer's: ``"auto"``,
+    ``"rust"``, ``"numpy"`` (CPU) or ``"cupy"`` (the whole run on the GPU, see
+    :mod:`sgdm.engine`).
     """
 
     strategy: str = "warmup"

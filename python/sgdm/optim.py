@@ -1,4 +1,5 @@
-"""The SGDM optimizer over NumPy arrays, updated in place by one fused native call per step."""
+"""The SGDM optimizer over NumPy arrays (one fused native call per step) or CuPy arrays (one fused
+CUDA kernel launch per step and dtype), updated in place."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _validate
+from . import _validate, _xp
 from ._sgdm import FusedStep, SgdmError
 from .reference import sgdm_step
 
 __all__ = ["SGDM"]
 
-BACKENDS = ("auto", "rust", "numpy")
+BACKENDS = ("auto", "rust", "numpy", "cupy")
 STATE_FORMAT = "sgdm.SGDM/1"
 
 
@@ -69,8 +70,12 @@ class SGDM:
     weight_decay
         L2 coefficient :math:`\lambda \ge 0`, added to the gradient before the momentum update.
     backend
-        ``"rust"`` (fused native kernel), ``"numpy"`` (the reference) or ``"auto"`` (Rust).
-        Both give bit-identical results.
+        ``"rust"`` (fused native kernel), ``"numpy"`` (the reference), ``"cupy"`` (fused CUDA
+        kernel on CuPy arrays, :mod:`sgdm.gpu`) or ``"auto"``: CuPy when the parameters are
+        CuPy arrays, else Rust. All give bit-identical results (the GPU kernel performs the same
+        rounded operations in the same order, without fused multiply-add). NumPy and CuPy
+        arrays cannot be mixed (``TypeError`` naming the first odd one); the backend is chosen
+        here, once, so a step costs no extra type dispatch.
     check_finite
         Non-finite gradients policy. ``False`` (default): like NumPy and PyTorch, NaN and Inf
         propagate into the parameters and the caller detects divergence from the loss.
@@ -90,13 +95,18 @@ class SGDM:
         backend: str = "auto",
         check_finite: bool = False,
     ) -> None:
-        self._params = _validate.check_params(params)
-        self._momenta = [np.zeros_like(p) for p in self._params]
         if backend not in BACKENDS:
             raise SgdmError(
                 f"backend = {backend!r} is invalid: expected one of {', '.join(map(repr, BACKENDS))}"
             )
-        self.backend = "rust" if backend == "auto" else backend
+        params = _materialize(params)
+        if backend == "cupy" or _xp.any_cupy(_candidates(params)):
+            self._params, self._momenta = _gpu_setup(params, backend)
+            self.backend = "cupy"
+        else:
+            self._params = _validate.check_params(params)
+            self._momenta = [np.zeros_like(p) for p in self._params]
+            self.backend = "rust" if backend == "auto" else backend
         self.step_count = 0
         self._configure(lr, momentum, variant, nesterov, weight_decay, check_finite)
 
@@ -107,14 +117,18 @@ class SGDM:
         self.variant = _validate.check_variant(variant, self.nesterov)
         self.weight_decay = _validate.check_weight_decay(weight_decay)
         self.check_finite = bool(check_finite)
-        kernel = FusedStep if self.backend == "rust" else _NumpyKernel
+        if self.backend == "cupy":
+            from .gpu import CupyKernel as kernel
+        else:
+            kernel = FusedStep if self.backend == "rust" else _NumpyKernel
         self._kernel = kernel(
             self.momentum, self.variant, self.nesterov, self.weight_decay, self.check_finite
         )
 
     @property
     def params(self) -> list[np.ndarray]:
-        """The parameter arrays (the caller's own objects, updated in place)."""
+        """The parameter arrays (the caller's own objects, updated in place; CuPy arrays with
+        ``backend="cupy"``)."""
         return list(self._params)
 
     @property
@@ -136,7 +150,9 @@ class SGDM:
             m.fill(0)
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyperparameters, step count and copies of the momentum buffers."""
+        """Hyperparameters, step count and copies of the momentum buffers, always as NumPy
+        arrays (copied from the device with ``backend="cupy"``), so a state moves freely
+        between CPU and GPU optimizers."""
         return {
             "format": STATE_FORMAT,
             "lr": self.lr,
@@ -146,11 +162,14 @@ class SGDM:
             "weight_decay": self.weight_decay,
             "check_finite": self.check_finite,
             "step_count": self.step_count,
-            "momentum_buffers": [m.copy() for m in self._momenta],
+            "momentum_buffers": [
+                m.copy() if self.backend != "cupy" else _xp.to_numpy(m) for m in self._momenta
+            ],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a ``state_dict``: the optimizer then continues bit-identically."""
+        """Restore a ``state_dict``: the optimizer then continues bit-identically. The buffers
+        may be NumPy or CuPy arrays whatever this optimizer's backend (copied across)."""
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise SgdmError(f"state is not an sgdm state_dict (expected format {STATE_FORMAT!r})")
         buffers = state["momentum_buffers"]
@@ -159,8 +178,15 @@ class SGDM:
                 f"state has {len(buffers)} momentum buffers, this optimizer has "
                 f"{len(self._momenta)} parameters"
             )
+        on_gpu = self.backend == "cupy"
+        if on_gpu:
+            import cupy as cp  # present: this optimizer holds CuPy arrays
+
+            with self._momenta[0].device:
+                buffers = [cp.asarray(b) for b in buffers]
+        else:
+            buffers = [_xp.to_numpy(b) for b in buffers]
         for i, (mine, theirs) in enumerate(zip(self._momenta, buffers)):
-            theirs = np.asarray(theirs)
             if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
                 raise SgdmError(
                     f"momentum_buffers[{i}] has shape {theirs.shape} and dtype {theirs.dtype}, "
@@ -178,7 +204,10 @@ class SGDM:
             state["check_finite"],
         )
         for mine, theirs in zip(self._momenta, buffers):
-            np.copyto(mine, theirs)
+            if on_gpu:
+                mine[...] = theirs
+            else:
+                np.copyto(mine, theirs)
         self.step_count = int(step_count)
 
     def __repr__(self) -> str:
@@ -188,3 +217,48 @@ class SGDM:
             f"momentum={self.momentum}, variant={self.variant!r}, nesterov={self.nesterov}, "
             f"weight_decay={self.weight_decay}, backend={self.backend!r})"
         )
+
+
+def _materialize(params: Any) -> Any:
+    """A generator of arrays read once into a list; anything else unchanged."""
+    if isinstance(params, (list, tuple, np.ndarray)) or _xp.is_cupy(params):
+        return params
+    try:
+        return list(params)
+    except TypeError:
+        return params  # not iterable: the checks name it
+
+
+def _candidates(params: Any) -> list[Any]:
+    """The arrays of ``params`` for the backend choice (a lone array, or the list's items)."""
+    if isinstance(params, np.ndarray) or _xp.is_cupy(params):
+        return [params]
+    if isinstance(params, (list, tuple)):
+        return list(params)
+    return []  # anything else: the NumPy checks give the message
+
+
+def _gpu_setup(params: Any, backend: str) -> tuple[list[Any], list[Any]]:
+    """Validate CuPy parameters and allocate their momentum buffers on their device."""
+    if backend in ("rust", "numpy"):
+        raise TypeError(
+            f"backend={backend!r} runs on NumPy arrays, but the parameters are CuPy arrays; "
+            "use backend='cupy' (or 'auto')"
+        )
+    from . import gpu
+
+    cp = gpu.require_cupy()
+    arrays = _candidates(params)
+    mixed = gpu.mixed_params_error(arrays)
+    if mixed is not None:
+        raise mixed
+    if arrays and isinstance(arrays[0], np.ndarray):
+        raise TypeError(
+            "backend='cupy' needs CuPy arrays, but params[0] is a numpy.ndarray; move the "
+            "parameters to the GPU first with cupy.asarray(...) (they are updated in place, so "
+            "the optimizer cannot move them for you)"
+        )
+    params = gpu.check_params(params)
+    with params[0].device:
+        momenta = [cp.zeros_like(p) for p in params]
+    return params, momenta

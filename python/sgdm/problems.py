@@ -22,7 +22,14 @@ interface (:class:`Problem`):
 =================================================  ===============================================
 
 Shapes: ``X`` is ``(m, d)`` with the problem's dtype (other dtypes are converted, which costs a
-copy), ``y`` is ``(m,)`` integer class labels in ``0..K-1``. Softmax and log-sum-exp are shifted
+copy), ``y`` is ``(m,)`` integer class labels in ``0..K-1``.
+
+NumPy or CuPy: the same code runs on both, through the namespace of the arrays it is given
+(:mod:`sgdm._xp`). With CuPy arrays (parameters, ``X``, ``y`` and ``out`` all on the GPU) every
+operation runs on the device, and the public methods bring back only their scalar results (one
+transfer per call); ``init_params`` still draws on the CPU (move the arrays with
+``cupy.asarray``), so both devices start from the same values. NumPy results are unchanged, bit
+for bit, by this: the NumPy branch makes the very calls it always made. Softmax and log-sum-exp are shifted
 by the row maximum, and the binary loss uses ``logaddexp``, so no ``exp`` overflows and no
 ``log`` sees zero. Scratch arrays are kept per problem instance and grow to the largest batch
 seen, so a training step allocates almost nothing; an instance is therefore not thread-safe
@@ -36,6 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import _xp
 from ._sgdm import SgdmError
 
 __all__ = [
@@ -84,19 +92,23 @@ def _check_nonneg(value: Any, name: str) -> float:
 
 
 class _Workspace:
-    """Named scratch matrices that grow to the largest row count requested; views are returned."""
+    """Named scratch matrices that grow to the largest row count requested; views are returned.
 
-    def __init__(self, dtype: np.dtype) -> None:
+    One workspace per array namespace (``xp``: NumPy or CuPy), so scratch lives where the data
+    does."""
+
+    def __init__(self, dtype: np.dtype, xp: Any = np) -> None:
         self.dtype = dtype
-        self._bufs: dict[str, np.ndarray] = {}
-        self._arange = np.arange(0, dtype=np.intp)
-        self._ones = np.ones(0, dtype=dtype)
+        self.xp = xp
+        self._bufs: dict[str, Any] = {}
+        self._arange = xp.arange(0, dtype=np.intp)
+        self._ones = xp.ones(0, dtype=dtype)
 
     def get(self, key: str, m: int, k: int) -> np.ndarray:
         buf = self._bufs.get(key)
         if buf is None or buf.shape[0] < m or buf.shape[1] != k:
             rows = m if buf is None else max(m, buf.shape[0])
-            buf = np.empty((rows, k), dtype=self.dtype)
+            buf = self.xp.empty((rows, k), dtype=self.dtype)
             self._bufs[key] = buf
         return buf[:m]
 
@@ -106,17 +118,18 @@ class _Workspace:
     def ones(self, m: int) -> np.ndarray:
         """A read-only vector of ``m`` ones in the workspace dtype (row/column sums by BLAS)."""
         if self._ones.shape[0] < m:
-            self._ones = np.ones(m, dtype=self.dtype)
-            self._ones.flags.writeable = False
+            self._ones = self.xp.ones(m, dtype=self.dtype)
+            if self.xp is np:  # CuPy arrays have no read-only flag
+                self._ones.flags.writeable = False
         return self._ones[:m]
 
     def arange(self, m: int) -> np.ndarray:
         if self._arange.shape[0] < m:
-            self._arange = np.arange(m, dtype=np.intp)
+            self._arange = self.xp.arange(m, dtype=np.intp)
         return self._arange[:m]
 
 
-def _softmax_xent(Z: np.ndarray, y: np.ndarray, ws: _Workspace, want_grad: bool) -> float:
+def _softmax_xent(Z: np.ndarray, y: np.ndarray, ws: _Workspace, want_grad: bool) -> Any:
     r"""Mean softmax cross-entropy of logits ``Z`` ``(m, K)``; optionally overwrite ``Z`` with
     its gradient :math:`(\mathrm{softmax}(Z) - \mathrm{onehot}(y)) / m`.
 
@@ -125,27 +138,35 @@ def _softmax_xent(Z: np.ndarray, y: np.ndarray, ws: _Workspace, want_grad: bool)
         \ell_i = \log\sum_k e^{Z_{ik}} - Z_{i y_i}
                = \Big(c_i + \log\sum_k e^{Z_{ik} - c_i}\Big) - Z_{i y_i},\qquad c_i = \max_k Z_{ik}
     """
+    xp = ws.xp
     m, k = Z.shape
     rows = ws.arange(m)
     zmax = ws.get1("zmax", m)
     # ufunc.reduce and BLAS products instead of np.max / np.sum: same maths, far less call
     # overhead on the small batches of a training step
-    np.maximum.reduce(Z, axis=1, out=zmax)
+    _xp.row_max(xp, Z, zmax)
     z_true = Z[rows, y]  # (m,), the one small allocation of the step
-    np.subtract(Z, zmax[:, None], out=Z)
-    np.exp(Z, out=Z)  # all entries in (0, 1], at least one equal to 1 per row
+    xp.subtract(Z, zmax[:, None], out=Z)
+    xp.exp(Z, out=Z)  # all entries in (0, 1], at least one equal to 1 per row
     s = ws.get1("sumexp", m)
-    np.dot(Z, ws.ones(k), out=s)  # row sums, each >= 1
+    xp.dot(Z, ws.ones(k), out=s)  # row sums, each >= 1
     if want_grad:
-        np.divide(Z, s[:, None], out=Z)
-        Z[rows, y] -= 1.0
+        xp.divide(Z, s[:, None], out=Z)
+        _xp.subtract_at_labels(Z, rows, y, 1.0)
         Z *= Z.dtype.type(1.0 / m)
     # per row: zmax + log(s) - z_true, then the mean
-    np.log(s, out=s)
+    xp.log(s, out=s)
     s += zmax
     s -= z_true
-    loss = float(np.add.reduce(s)) / m
-    return loss
+    return _mean_of_sum(xp, _xp.total(xp, s), m)
+
+
+def _mean_of_sum(xp: Any, total: Any, m: int) -> Any:
+    """``total / m`` in float64: a Python float on NumPy, a 0-d float64 device array on CuPy
+    (no synchronisation; the caller brings it back when it needs the number)."""
+    if xp is np:
+        return float(total) / m
+    return total.astype(np.float64) / m
 
 
 class Problem:
@@ -164,8 +185,17 @@ class Problem:
         self.l2 = _check_nonneg(l2, "l2")
         self.dtype = _check_dtype(dtype)
         self._ws = _Workspace(self.dtype)
+        self._gpu_ws: _Workspace | None = None
         self._acc: list[np.ndarray] | None = None
         self._tmp: list[np.ndarray] | None = None
+
+    def _workspace(self, xp: Any) -> _Workspace:
+        """The scratch space of namespace ``xp`` (created on first use on the GPU)."""
+        if xp is np:
+            return self._ws
+        if self._gpu_ws is None or self._gpu_ws.xp is not xp:
+            self._gpu_ws = _Workspace(self.dtype, xp)
+        return self._gpu_ws
 
     # -- to be provided by subclasses ---------------------------------------------------------
     @property
@@ -200,10 +230,12 @@ class Problem:
 
     # -- shared interface -----------------------------------------------------------------
     def zeros_like_params(self, params: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
-        """Zero arrays with the shapes and dtype of the parameters (gradient buffers)."""
+        """Zero arrays with the shapes and dtype of the parameters (gradient buffers), on the
+        parameters' device (NumPy arrays when ``params`` is ``None``)."""
         if params is None:
             return [np.zeros(s, dtype=self.dtype) for s in self.shapes]
-        return [np.zeros_like(p, order="C") for p in params]
+        xp = _xp.array_namespace(*params)
+        return [xp.zeros_like(p, order="C") for p in params]
 
     def check_params(self, params: Sequence[np.ndarray], what: str = "params") -> None:
         """Raise ``SgdmError`` unless ``params`` has this problem's shapes and dtype."""
@@ -214,16 +246,26 @@ class Problem:
                 f"shapes {shapes}"
             )
         for i, (p, s) in enumerate(zip(params, shapes)):
-            if not isinstance(p, np.ndarray) or p.shape != s or p.dtype != self.dtype:
-                got = (p.shape, p.dtype) if isinstance(p, np.ndarray) else type(p).__name__
+            is_array = isinstance(p, np.ndarray) or _xp.is_cupy(p)
+            if not is_array or p.shape != s or p.dtype != self.dtype:
+                got = (p.shape, p.dtype) if is_array else type(p).__name__
                 raise SgdmError(
                     f"{what}[{i}] is {got}; {self.name} expects shape {s} and dtype "
                     f"{self.dtype.name}"
                 )
 
     def _xy(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X = np.asarray(X, dtype=self.dtype)
-        y = np.asarray(y)
+        if _xp.is_cupy(X):  # data on the GPU: labels follow them there
+            xp = _xp.array_namespace(X)
+            X = xp.asarray(X, dtype=self.dtype)
+            y = xp.asarray(y)
+        else:
+            if _xp.is_cupy(y):
+                raise TypeError(
+                    "y is a cupy.ndarray but X is not; put X and y on the same device"
+                )
+            X = np.asarray(X, dtype=self.dtype)
+            y = np.asarray(y)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise SgdmError(
                 f"X has shape {X.shape}; expected (m, {self.n_features}) for this problem"
@@ -258,6 +300,13 @@ class Problem:
         X, y = self._xy(X, y)
         if X.shape[0] == 0:
             raise SgdmError("the batch is empty; expected at least one sample")
+        loss = self._batch(params, X, y, out, False)[0]
+        return loss if type(loss) is float else float(loss)
+
+    def _device_loss_and_grad(self, params, X, y, out) -> Any:
+        """:meth:`loss_and_grad` without the argument checks and without bringing the loss back:
+        on CuPy arrays the loss stays a 0-d float64 device array (no synchronisation), so a
+        training loop can queue its steps. For callers that validated ``X`` and ``y`` once."""
         return self._batch(params, X, y, out, False)[0]
 
     def gradient(self, params: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
@@ -282,8 +331,13 @@ class Problem:
                 raise SgdmError("the data set is empty; the full gradient is undefined")
             return math.nan, math.nan
         if out is not None:
-            if self._tmp is None or [t.shape for t in self._tmp] != [p.shape for p in params]:
-                self._tmp = [np.empty_like(p, order="C") for p in params]
+            if (
+                self._tmp is None
+                or [t.shape for t in self._tmp] != [p.shape for p in params]
+                or type(self._tmp[0]) is not type(params[0])
+            ):
+                xp = _xp.array_namespace(*params)
+                self._tmp = [xp.empty_like(p, order="C") for p in params]
             for o in out:
                 o.fill(0)
         loss = 0.0
@@ -301,6 +355,7 @@ class Problem:
                 for o, t in zip(out, self._tmp):
                     t *= wt
                     o += t
+        # On CuPy, loss and correct are device scalars here: the public callers bring them back.
         return loss, (correct / m if count_correct else math.nan)
 
     def full_loss_and_grad(
@@ -317,7 +372,7 @@ class Problem:
         gradients are combined with weights :math:`m_c / n`, so memory stays
         :math:`O(\text{chunk\_size} \times \text{width})` whatever ``n``.
         """
-        return self._full(params, X, y, out, chunk_size, False)[0]
+        return _xp.to_host_floats(self._full(params, X, y, out, chunk_size, False)[0])[0]
 
     def full_grad_norm_sq(
         self,
@@ -337,15 +392,25 @@ class Problem:
         y: np.ndarray,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     ) -> tuple[float, float, float]:
-        """``(loss, accuracy, grad_norm_sq)`` of the full set ``(X, y)``, in one chunked pass."""
-        if self._acc is None or [a.shape for a in self._acc] != [p.shape for p in params]:
-            self._acc = [np.empty_like(p, order="C") for p in params]
+        """``(loss, accuracy, grad_norm_sq)`` of the full set ``(X, y)``, in one chunked pass.
+
+        On CuPy arrays everything is computed on the device and the three numbers come back in
+        one transfer."""
+        if (
+            self._acc is None
+            or [a.shape for a in self._acc] != [p.shape for p in params]
+            or type(self._acc[0]) is not type(params[0])
+        ):
+            xp = _xp.array_namespace(*params)
+            self._acc = [xp.empty_like(p, order="C") for p in params]
         loss, acc = self._full(params, X, y, self._acc, chunk_size, True)
+        xp = _xp.array_namespace(self._acc[0])
         gns = 0.0
         for g in self._acc:
             g64 = g.astype(np.float64, copy=False).ravel()
-            gns += float(np.dot(g64, g64))
-        return loss, acc, gns
+            d = xp.dot(g64, g64)
+            gns += float(d) if xp is np else d
+        return _xp.to_host_floats(loss, acc, gns)
 
     def loss_and_accuracy(
         self,
@@ -356,11 +421,11 @@ class Problem:
     ) -> tuple[float, float]:
         """Mean loss (L2 term included) and accuracy over ``(X, y)``, forward only, chunked.
         ``(nan, nan)`` for an empty set."""
-        return self._full(params, X, y, None, chunk_size, True)
+        return _xp.to_host_floats(*self._full(params, X, y, None, chunk_size, True))
 
     def loss(self, params, X, y, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> float:
         """Mean loss :math:`f(\\theta)` over ``(X, y)`` (L2 term included), chunked."""
-        return self._full(params, X, y, None, chunk_size, False)[0]
+        return _xp.to_host_floats(self._full(params, X, y, None, chunk_size, False)[0])[0]
 
     def accuracy(self, params, X, y, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> float:
         """Fraction of samples whose predicted class (arg-max score) equals the label."""
@@ -370,10 +435,20 @@ class Problem:
         items = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "problem")
         return f"{type(self).__name__}({items})"
 
-    def _l2_terms(self, weights: Sequence[np.ndarray]) -> float:
+    def _l2_terms(self, weights: Sequence[np.ndarray]) -> Any:
         if self.l2 == 0.0:
             return 0.0
-        return 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in weights)
+        xp = _xp.array_namespace(weights[0])
+        if xp is np:
+            return 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in weights)
+        return 0.5 * self.l2 * sum(xp.vdot(W, W).astype(np.float64) for W in weights)
+
+
+def _count(xp: Any, mask: Any) -> Any:
+    """Number of true entries: a Python int on NumPy, a 0-d device array on CuPy."""
+    if xp is np:
+        return int(np.count_nonzero(mask))
+    return xp.count_nonzero(mask)
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -445,37 +520,42 @@ class LogisticRegression(Problem):
     def _batch(self, params, X, y, out, count_correct):
         W, b = params
         m = X.shape[0]
-        ws = self._ws
+        xp = _xp.array_namespace(X)
+        ws = self._workspace(xp)
         if self.multinomial:
             Z = ws.get("Z", m, self.n_classes)
-            np.dot(X, W, out=Z)
+            xp.dot(X, W, out=Z)
             Z += b
-            correct = int(np.count_nonzero(Z.argmax(axis=1) == y)) if count_correct else 0
+            correct = _count(xp, Z.argmax(axis=1) == y) if count_correct else 0
             loss = _softmax_xent(Z, y, ws, out is not None)
             if out is not None:
                 gW, gb = out
-                np.dot(X.T, Z, out=gW)
-                np.dot(ws.ones(m), Z, out=gb)  # column sums
+                xp.dot(X.T, Z, out=gW)
+                xp.dot(ws.ones(m), Z, out=gb)  # column sums
         else:
             z = ws.get1("z", m)
-            np.dot(X, W, out=z)
+            xp.dot(X, W, out=z)
             z += b[0]
-            correct = int(np.count_nonzero((z > 0) == (y == 1))) if count_correct else 0
+            correct = _count(xp, (z > 0) == (y == 1)) if count_correct else 0
             r = ws.get1("r", m)
-            np.logaddexp(0.0, z, out=r)
-            loss = (float(np.add.reduce(r)) - float(np.dot(z, y.astype(z.dtype, copy=False)))) / m
+            xp.logaddexp(0.0, z, out=r)
+            zy = xp.dot(z, y.astype(z.dtype, copy=False))
+            if xp is np:
+                loss = (float(np.add.reduce(r)) - float(zy)) / m
+            else:
+                loss = _mean_of_sum(xp, r.sum().astype(np.float64) - zy.astype(np.float64), m)
             if out is not None:
                 gW, gb = out
                 # r = (sigma(z) - y) / m with sigma(z) = (1 + tanh(z/2)) / 2
                 half = z.dtype.type(0.5)
-                np.multiply(z, half, out=r)
-                np.tanh(r, out=r)
+                xp.multiply(z, half, out=r)
+                xp.tanh(r, out=r)
                 r += 1.0
                 r *= half
                 r -= y
                 r *= z.dtype.type(1.0 / m)
-                np.dot(X.T, r, out=gW)
-                gb[0] = np.add.reduce(r)
+                xp.dot(X.T, r, out=gW)
+                gb[0] = _xp.total(xp, r)
         if self.l2:
             loss += self._l2_terms([W])
             if out is not None:
@@ -564,41 +644,42 @@ class MLP(Problem):
 
     def _batch(self, params, X, y, out, count_correct):
         m = X.shape[0]
-        ws = self._ws
+        xp = _xp.array_namespace(X)
+        ws = self._workspace(xp)
         n_layers = len(self._widths) - 1
         Ws, bs = params[0::2], params[1::2]
         acts = [X]
         for i in range(n_layers - 1):
             A = ws.get(f"A{i}", m, self._widths[i + 1])
-            np.dot(acts[-1], Ws[i], out=A)
+            xp.dot(acts[-1], Ws[i], out=A)
             A += bs[i]
             if self.activation == "relu":
-                np.maximum(A, 0, out=A)
+                xp.maximum(A, 0, out=A)
             else:
-                np.tanh(A, out=A)
+                xp.tanh(A, out=A)
             acts.append(A)
         Z = ws.get("Z", m, self.n_classes)
-        np.dot(acts[-1], Ws[-1], out=Z)
+        xp.dot(acts[-1], Ws[-1], out=Z)
         Z += bs[-1]
-        correct = int(np.count_nonzero(Z.argmax(axis=1) == y)) if count_correct else 0
+        correct = _count(xp, Z.argmax(axis=1) == y) if count_correct else 0
         loss = _softmax_xent(Z, y, ws, out is not None)
         if out is not None:
             D = Z
             for i in range(n_layers - 1, -1, -1):
                 gW, gb = out[2 * i], out[2 * i + 1]
-                np.dot(acts[i].T, D, out=gW)
-                np.dot(ws.ones(m), D, out=gb)  # column sums
+                xp.dot(acts[i].T, D, out=gW)
+                xp.dot(ws.ones(m), D, out=gb)  # column sums
                 if i == 0:
                     break
                 A = acts[i]
                 G = ws.get(f"G{i}", m, self._widths[i])
-                np.dot(D, Ws[i].T, out=G)
+                xp.dot(D, Ws[i].T, out=G)
                 M = ws.get(f"M{i}", m, self._widths[i])
                 if self.activation == "relu":
-                    np.sign(A, out=M)  # A >= 0, so sign(A) = 1[A > 0]
+                    xp.sign(A, out=M)  # A >= 0, so sign(A) = 1[A > 0]
                 else:
-                    np.multiply(A, A, out=M)
-                    np.subtract(1.0, M, out=M)
+                    xp.multiply(A, A, out=M)
+                    xp.subtract(1.0, M, out=M)
                 G *= M
                 D = G
         if self.l2:

@@ -1,0 +1,199 @@
+"""GPU benchmark of the CuPy backend (issue 5). Prints a report; not a timed test.
+
+Targets (reference machine: one H200, CuPy and PyTorch installed):
+  * fused step, float32, 1e8 and 1e9 elements: effective bandwidth (5 streams: read p, g, m;
+    write p, m) >= 85% of the device copy bandwidth measured in this run (read + write of a
+    large buffer, about 4.3 TB/s on an H200), and at least as fast as PyTorch's
+    SGD(momentum, fused=True) on the same tensors;
+  * the MLP training loop (sgdm.engine, one epoch timed after a warm-up epoch) at batch sizes
+    8 ... 4096 on the GPU against the CPU: the batch sizes where the GPU wins, and at batch 8
+    the GPU's extra time per step against its kernel-launch count.
+
+Run: python benches/bench_gpu.py [--quick] [--json FILE]   (about 2 minutes on an H200)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+import sgdm
+from sgdm import gpu
+
+BETA, LR = 0.9, 0.01
+
+
+def device_time(cp, fn, repeats: int, warmup: int = 2) -> float:
+    """Median seconds of ``fn`` measured with CUDA events (device time, launch included)."""
+    for _ in range(warmup):
+        fn()
+    cp.cuda.Device().synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
+    return float(np.median(times))
+
+
+def copy_bandwidth(cp, n: int, repeats: int) -> float:
+    """Bytes per second of a device-to-device copy, counting read and write."""
+    src = cp.ones(n, dtype=cp.float32)
+    dst = cp.empty_like(src)
+    t = device_time(cp, lambda: cp.copyto(dst, src), repeats)
+    src = dst = None  # free before the next allocation
+    cp.get_default_memory_pool().free_all_blocks()
+    return 2 * 4 * n / t
+
+
+def fused_step(cp, n: int, repeats: int, copy_bw: float) -> dict:
+    p = cp.random.standard_normal(n, dtype=cp.float32)
+    g = cp.random.standard_normal(n, dtype=cp.float32)
+    opt = sgdm.SGDM([p], lr=LR, momentum=BETA, backend="cupy")
+    t = device_time(cp, lambda: opt.step([g]), repeats)
+    m = opt.momentum_buffers[0]
+    t_ew = device_time(cp, lambda: gpu.fused_step(p, g, m, LR, BETA), repeats)
+    bw = 5 * 4 * n / t
+    out = {"n": n, "seconds": t, "bandwidth": bw, "fraction_of_copy": bw / copy_bw,
+           "elementwise_seconds": t_ew, "elementwise_fraction": 5 * 4 * n / t_ew / copy_bw}
+    p = g = m = opt = None
+    cp.get_default_memory_pool().free_all_blocks()
+    return out
+
+
+def torch_fused(n: int, repeats: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    p = torch.randn(n, device="cuda", dtype=torch.float32, requires_grad=True)
+    p.grad = torch.randn(n, device="cuda", dtype=torch.float32)
+    opt = torch.optim.SGD([p], lr=LR, momentum=BETA, fused=True)
+    with torch.no_grad():
+        for _ in range(3):  # the first step creates the buffer: not timed
+            opt.step()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(repeats):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            opt.step()
+            b.record()
+            b.synchronize()
+            times.append(a.elapsed_time(b) / 1e3)
+    del p, opt
+    torch.cuda.empty_cache()
+    return float(np.median(times))
+
+
+def mlp_loop(batch_sizes, n: int) -> list[dict]:
+    """Seconds per training step of sgdm.engine (2nd epoch), CPU (rust) and GPU (cupy)."""
+    from sgdm import datasets, engine, problems, strategies
+
+    ds = datasets.load_dataset("synthetic", seed=0, n_samples=int(n / 0.8) + 1, n_features=64,
+                               n_classes=10)
+    rows = []
+    for b in batch_sizes:
+        plan = strategies.get("baseline", epochs=2, init_bs=b, init_lr=0.01).plan(ds.n_train)
+        row = {"batch_size": b, "steps_per_epoch": int(plan.steps_per_epoch[1])}
+        for backend in ("rust", "cupy"):
+            prob = problems.MLP(64, 10, hidden=(256, 256), dtype=np.float32)
+            h = engine.train(prob, ds, plan, seed=0, backend=backend)
+            steps = h.rows[2]["steps"] - h.rows[1]["steps"]
+            row[backend] = (h.rows[2]["wall_time"] - h.rows[1]["wall_time"]) / steps
+        row["gpu_speedup"] = row["rust"] / row["cupy"]
+        rows.append(row)
+        print(f"  b = {b:5d}: CPU {row['rust'] * 1e6:9.1f} us/step   GPU {row['cupy'] * 1e6:9.1f} "
+              f"us/step   GPU speed-up {row['gpu_speedup']:6.2f}x", flush=True)
+    return rows
+
+
+def launch_overhead(cp, repeats: int = 2000) -> float:
+    """Host seconds per launch of an empty-ish CuPy kernel (the floor of a small-batch step)."""
+    x = cp.zeros(1, dtype=cp.float32)
+    for _ in range(50):
+        x += 1
+    cp.cuda.Device().synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        x += 1
+    cp.cuda.Device().synchronize()
+    return (time.perf_counter() - t0) / repeats
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    try:
+        cp = gpu.require_cupy()
+    except sgdm.SgdmError as err:
+        print(f"bench_gpu: {err}", file=sys.stderr)
+        return 2
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    free, total = cp.cuda.runtime.memGetInfo()
+    print(f"device: {name}, {total / 2**30:.0f} GiB ({free / 2**30:.0f} free); CuPy {cp.__version__}")
+    results: dict = {"device": name, "cupy": cp.__version__}
+
+    sizes = [10**7, 10**8] if args.quick else [10**8, 10**9]
+    sizes = [n for n in sizes if 3 * 4 * n * 1.2 < free]
+    repeats = 10 if args.quick else 20
+    copy_bw = copy_bandwidth(cp, max(sizes[0], 2 * 10**8 if not args.quick else 10**7), repeats)
+    print(f"\ncopy bandwidth (read + write): {copy_bw / 1e12:.2f} TB/s")
+    results["copy_bandwidth"] = copy_bw
+
+    print("\nfused SGDM step, float32 (5 streams: read p, g, m; write p, m)")
+    results["fused"] = []
+    for n in sizes:
+        r = fused_step(cp, n, repeats, copy_bw)
+        t_torch = torch_fused(n, repeats)
+        r["torch_seconds"] = t_torch
+        verdict = "meets" if r["fraction_of_copy"] >= 0.85 else "MISSES"
+        line = (f"  n = {n:.0e}: {r['seconds'] * 1e3:8.3f} ms  {r['bandwidth'] / 1e12:5.2f} TB/s  "
+                f"{100 * r['fraction_of_copy']:5.1f}% of copy ({verdict} the 85% target); "
+                f"elementwise kernel {100 * r['elementwise_fraction']:5.1f}%")
+        if t_torch is not None:
+            line += (f"; torch SGD(fused=True) {t_torch * 1e3:8.3f} ms -> sgdm "
+                     f"{t_torch / r['seconds']:.2f}x")
+        else:
+            line += "; PyTorch with CUDA not available"
+        print(line, flush=True)
+        results["fused"].append(r)
+
+    overhead = launch_overhead(cp)
+    print(f"\nkernel launch (host) overhead: {overhead * 1e6:.1f} us")
+    results["launch_overhead"] = overhead
+
+    print("\nMLP 64-256-256-10 float32 training loop (sgdm.engine, second epoch)")
+    bss = [8, 64, 512, 4096] if args.quick else [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    rows = mlp_loop(bss, 8192 if args.quick else 32768)
+    results["mlp"] = rows
+    wins = [r["batch_size"] for r in rows if r["gpu_speedup"] > 1]
+    print(f"  the GPU wins at batch sizes: {wins if wins else 'none'}")
+    b8 = rows[0]
+    # kernels per step: ~6 per layer forward+backward, softmax ~10, optimizer 1, gate 1
+    launches = 6 * 3 + 10 + 2
+    extra = b8["cupy"] - b8["rust"]
+    print(f"  batch {b8['batch_size']}: GPU {extra * 1e6:+.1f} us/step vs CPU; about {launches} "
+          f"launches x {overhead * 1e6:.1f} us = {launches * overhead * 1e6:.0f} us of launch "
+          f"overhead per step")
+    results["gpu_wins_at"] = wins
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2, default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU check of issue 5, in one go, for a machine with an NVIDIA GPU (reference: one H200 with
+# CuPy and PyTorch installed). Installs what it needs, runs the GPU tests, then the GPU benchmark.
+# Sized to finish within 5 minutes (build ~1-2 min, tests ~1 min, benchmark ~2 min).
+#
+#   bash benches/gpu_check.sh            # results also written to $OUT (default: a temp folder)
+#
+# Wheels carried in the tree (a .whl/ folder: e.g. cupy, pytest, hypothesis, or prebuilt sgdm and
+# sgdm-cli wheels) are installed offline into /tmp/site first; sgdm itself is then built from this
+# checkout with `pip install . ./cli` unless a prebuilt sgdm wheel was carried (SGDM_SKIP_INSTALL=1
+# skips that step when sgdm is already installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+
+if compgen -G ".whl/*.whl" > /dev/null; then
+  echo "+ installing the carried wheels from .whl/ into /tmp/site"
+  "$PY" -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+if [ "${SGDM_SKIP_INSTALL:-0}" != 1 ] && ! compgen -G ".whl/sgdm-[0-9]*.whl" > /dev/null; then
+  echo "+ pip install . ./cli"
+  "$PY" -m pip install -q . ./cli
+fi
+"$PY" -c "import pytest, hypothesis" 2>/dev/null || "$PY" -m pip install -q pytest hypothesis
+
+echo "+ environment"
+"$PY" - <<'PYEOF'
+import sgdm, sgdm.gpu as g
+print("sgdm", sgdm.__version__, "from", sgdm.__file__)
+print("cupy available:", g.cupy_available(), g._probe()[1])
+try:
+    import torch
+    print("torch", torch.__version__, "cuda:", torch.cuda.is_available())
+except ImportError:
+    print("torch: not installed")
+PYEOF
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+
+echo "+ pytest tests/test_gpu.py -v"
+set +e
+timeout 150 "$PY" -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/test_gpu.txt"
+tests_rc=${PIPESTATUS[0]}
+
+echo "+ python benches/bench_gpu.py"
+timeout 180 "$PY" benches/bench_gpu.py --json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.txt"
+bench_rc=${PIPESTATUS[0]}
+
+echo "tests exit $tests_rc, benchmark exit $bench_rc; outputs in $OUT"
+exit $(( tests_rc != 0 || bench_rc != 0 ))
