@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from ._sgdm import SgdmError
+from .records import atomic_write
 
 __all__ = ["CHECKPOINT_FILE", "save", "load", "exists"]
 
 CHECKPOINT_FILE = "checkpoint.npz"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save(folder: str | os.PathLike, state: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> Path:
@@ -44,17 +36,11 @@ def save(folder: str | os.PathLike, state: Mapping[str, Any], settings: Mapping[
     meta["optimizer"] = optimizer
     meta["n_params"] = len(state["params"])
     meta["settings"] = dict(settings or {})
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / CHECKPOINT_FILE)
-        _fsync_dir(folder)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(folder / CHECKPOINT_FILE, write)
     return folder / CHECKPOINT_FILE
 
 

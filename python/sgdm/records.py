@@ -15,11 +15,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._sgdm import SgdmError
 
-__all__ = ["record_format", "RecordWriter", "read_records", "rewrite"]
+__all__ = ["record_format", "RecordWriter", "read_records", "rewrite", "atomic_write", "fsync_dir"]
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
@@ -77,10 +77,16 @@ class RecordWriter:
         self._file = self.path.open("a" if append else "w", newline="")
 
     def write(self, row: Mapping[str, Any]) -> None:
-        if self.format == "csv" and self.fields is None:
-            self.fields = list(row)
-            self._file.write(_line("csv", dict(zip(self.fields, self.fields)), self.fields))
-        self._file.write(_line(self.format, row, self.fields or []))
+        """Append one row, durably."""
+        self.write_many([row])
+
+    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows with one flush and fsync (e.g. a whole finished run)."""
+        for row in rows:
+            if self.format == "csv" and self.fields is None:
+                self.fields = list(row)
+                self._file.write(_line("csv", dict(zip(self.fields, self.fields)), self.fields))
+            self._file.write(_line(self.format, row, self.fields or []))
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -107,11 +113,13 @@ def _parse_csv_value(text: str) -> Any:
     return text
 
 
-def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+def read_records(path: str | os.PathLike, missing_ok: bool = False) -> list[dict[str, Any]]:
     """All complete rows of a record file; a torn last line is dropped, a bad middle line is an
-    error naming the file and line."""
+    error naming the file and line. A missing file is an error, or no rows with ``missing_ok``."""
     path = Path(path)
     fmt = record_format(path)
+    if missing_ok and not path.exists():
+        return []
     try:
         text = path.read_text()
     except OSError as err:
@@ -144,24 +152,54 @@ def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
-def rewrite(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Replace ``path`` by ``rows`` atomically: readers see the old or the new file, never a mix."""
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename in ``folder`` durable (best effort where folders cannot be fsynced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` a temporary file next to ``path``, fsync it, rename it over ``path`` and
+    fsync the folder: readers and crashes see the old file or the new one, never a partial one."""
     path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(folder)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rewrite(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Replace ``path`` by ``rows`` atomically (see :func:`atomic_write`)."""
     fmt = record_format(path)
     rows = list(rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            fields: list[str] = []
-            for r in rows:
-                fields.extend(k for k in r if k not in fields)
+    fields: list[str] = []
+    for r in rows:
+        fields.extend(k for k in r if k not in fields)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
             if fmt == "csv" and rows:
                 f.write(_line("csv", dict(zip(fields, fields)), fields))
             for r in rows:
                 f.write(_line(fmt, r, fields))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)

@@ -606,7 +606,7 @@ def _from_dict(spec: Any, types: Mapping[str, type], what: str) -> Any:
     kwargs = {k: v for k, v in spec.items() if k != "type"}
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except TypeError:
         import inspect
 
         params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]

@@ -74,7 +74,6 @@ import json
 import math
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -85,6 +84,7 @@ from . import experiment, strategies
 from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS, History
+from .records import RecordWriter, atomic_write, fsync_dir, read_records, rewrite
 
 __all__ = [
     "KEYS",
@@ -478,25 +478,6 @@ def _complete(rows: Sequence[Mapping[str, Any]]) -> bool:
     return bool(last.get("diverged")) or last.get("epoch") == last.get("epochs")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON-lines file; a torn or unparseable line (a killed writer) is skipped."""
-    out = []
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return out
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
-
-
 def _group_runs(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Rows by run id (first appearance order), complete runs only; a run id that appears in
     two blocks (an incomplete block then a rerun) keeps its last complete block."""
@@ -551,7 +532,7 @@ def read_runs(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
     runs: dict[str, list[dict[str, Any]]] = {}
     if fmt == "parquet":
         runs.update(_group_runs(_read_parquet(path)))
-    runs.update(_group_runs(_read_jsonl(_journal_path(path))))
+    runs.update(_group_runs(read_records(_journal_path(path), missing_ok=True)))
     return runs
 
 
@@ -566,51 +547,10 @@ def read_failed(path: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(path)
     finished = set(read_runs(path)) if (path.exists() or _journal_path(path).exists()) else set()
     latest: dict[str, dict[str, Any]] = {}
-    for rec in _read_jsonl(_failed_path(path)):
+    for rec in read_records(_failed_path(path), missing_ok=True):
         if "run_id" in rec:
             latest[rec["run_id"]] = rec
     return [r for rid, r in latest.items() if rid not in finished]
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)`` then fsync and rename over ``path``: never a partial file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a results file is an ordinary file
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(folder)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_jsonl_file(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r, allow_nan=False) + "\n")
-
-    _atomic_write(path, write)
 
 
 def _write_parquet_file(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
@@ -621,7 +561,7 @@ def _write_parquet_file(path: Path, rows: Sequence[Mapping[str, Any]], columns: 
     names = list(dict.fromkeys(names))
     table = pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows]) if rows else pa.table(
         {k: pa.array([], pa.null()) for k in names})
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class _Writer:
@@ -639,34 +579,29 @@ class _Writer:
         self.parquet_every = parquet_every
         self._last_parquet = time.monotonic()
         self._repair_journal()
-        self._f = open(self.journal, "a")
-        _fsync_dir(self.journal.parent if str(self.journal.parent) else Path("."))
+        self._journal = RecordWriter(self.journal, append=True)
+        fsync_dir(self.journal.parent if str(self.journal.parent) else Path("."))
 
     def _repair_journal(self) -> None:
         """Drop a torn tail or an incomplete run a killed writer left in the journal."""
         if not self.journal.exists():
             return
-        records = _read_jsonl(self.journal)
+        records = read_records(self.journal)
         good = _group_runs(records)
         keep = [r for rows in good.values() for r in rows]
         raw = self.journal.read_bytes()
         if len(keep) != len(records) or (raw and not raw.endswith(b"\n")):
-            _write_jsonl_file(self.journal, keep)
+            rewrite(self.journal, keep)
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows)
-        self._f.write(text)
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        self._journal.write_many(rows)  # the whole run in one fsynced append
         self.runs[rows[0]["run_id"]] = rows
         if self.fmt == "parquet" and time.monotonic() - self._last_parquet >= self.parquet_every:
             self.write_parquet(None)
 
     def add_failed(self, record: Mapping[str, Any]) -> None:
-        with open(self.failed, "a") as f:
-            f.write(json.dumps(record, allow_nan=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        with RecordWriter(self.failed, append=True) as failed:
+            failed.write(record)
 
     def ordered_rows(self, order: Sequence[str] | None) -> list[dict[str, Any]]:
         ids = list(self.runs)
@@ -681,27 +616,26 @@ class _Writer:
 
     def finish(self, order: Sequence[str], failed_ids: set[str]) -> None:
         """The table in grid order; the failed file without runs that have since finished."""
-        self._f.close()
+        self._journal.close()
         rows = self.ordered_rows(order)
         if self.fmt == "jsonl":
-            _write_jsonl_file(self.journal, rows)
+            rewrite(self.journal, rows)
         else:
             # The journal gets the same order, so a later resume reads the same table.
-            _write_jsonl_file(self.journal, rows)
+            rewrite(self.journal, rows)
             self.write_parquet(order)
         if self.failed.exists():
             latest: dict[str, dict[str, Any]] = {}
-            for rec in _read_jsonl(self.failed):
+            for rec in read_records(self.failed):
                 if rec.get("run_id") in failed_ids:
                     latest[rec["run_id"]] = rec
             if latest:
-                _write_jsonl_file(self.failed, latest.values())
+                rewrite(self.failed, latest.values())
             else:
                 self.failed.unlink()
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        self._journal.close()
 
 
 # --------------------------------------------------------------------------------------------
