@@ -48,7 +48,7 @@ def test_rust_equals_numpy_reference_bit_for_bit(seed, dtype, shapes, config, mo
         assert a.tobytes() == b.tobytes()
 
 
-@pytest.mark.parametrize("n", [1, 1000, (1 << 18) + 7, 1 << 20])
+@pytest.mark.parametrize("n", [1, 1000, (1 << 20) + 7, 1 << 21])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_large_arrays_match_reference_whatever_the_thread_count(n, threads, rng):
     # Covers the multi-threaded path (above the parallel threshold) and chunk remainders.

@@ -23,9 +23,12 @@ use crate::parallel;
 /// balance two to a few dozen threads.
 const CHUNK: usize = 1 << 16;
 
-/// Below this many elements in one call the update runs on the calling thread (measured in
-/// `benches/bench_step.py`: fanning out costs more than it saves under ~2^18 elements).
-pub const PARALLEL_MIN_LEN: usize = 1 << 18;
+/// Below this many elements in one call the update runs on the calling thread. Measured with
+/// `benches/bench_step.py` on the 2-core reference VM: waking the pool costs ~20 µs (2 threads
+/// were slower at 3·10^5 elements), and from ~10^6 elements on one core already saturates the
+/// memory bandwidth, so 2 threads only break even there; on machines with more memory channels
+/// the split pays for large arrays.
+pub const PARALLEL_MIN_LEN: usize = 1 << 20;
 
 /// The momentum convention: where the (1 − β) factor goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
