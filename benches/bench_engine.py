@@ -10,7 +10,8 @@
    growing every 3; NSHB, β = 0.9), with a hand-made plan, metrics every epoch.
 
 Run: ``python benches/bench_engine.py`` (``--quick`` for a shorter run). BLAS threads matter on
-a small shared machine: compare with ``OPENBLAS_NUM_THREADS=1``.
+a small shared machine: like the ``sgdm`` command, this pins them to one unless
+``OPENBLAS_NUM_THREADS`` is set (multi-threaded BLAS made the 300-epoch run 5x slower here).
 """
 
 from __future__ import annotations
@@ -19,33 +20,16 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import sgdm
+import numpy as np  # noqa: E402  (after the BLAS thread setting)
+
+import sgdm  # noqa: E402
 from sgdm.datasets import Dataset, load_dataset
 from sgdm.engine import train
 from sgdm.problems import LogisticRegression
-
-
-@dataclass
-class HandPlan:
-    epochs: int
-    n_samples: int
-    batch_sizes: np.ndarray
-    steps_per_epoch: np.ndarray
-    epoch_starts: np.ndarray
-    learning_rates: np.ndarray
-    total_steps: int
-
-
-def hand_plan(n: int, batch_sizes, lr_per_epoch) -> HandPlan:
-    bs = np.minimum(np.asarray(batch_sizes, dtype=np.int64), n)
-    spe = -(-n // bs)
-    starts = np.concatenate([[0], np.cumsum(spe)[:-1]]).astype(np.int64)
-    lrs = np.repeat(np.broadcast_to(np.asarray(lr_per_epoch, dtype=np.float64), bs.shape), spe)
-    return HandPlan(len(bs), n, bs, spe, starts, lrs, int(spe.sum()))
 
 
 class NullProblem(LogisticRegression):
@@ -61,7 +45,7 @@ def overhead(n: int, batch: int, epochs: int, backend: str) -> float:
     y = np.arange(n) % 2
     ds = Dataset("null", X, y, X[:2], y[:2], 2, np.arange(2), ("a", "b", "c", "d"), "bench",
                  False, 0, None)
-    plan = hand_plan(n, [batch] * epochs, 0.01)
+    plan = sgdm.Plan(n, epochs, batch, 0.01)
     # record only at the end so that the evaluation does not count
     hist = train(NullProblem(4, 2), ds, plan, record_every=epochs, record_initial=False,
                  backend=backend)
@@ -93,13 +77,11 @@ def warmup_run(epochs: int) -> None:
     t0 = time.perf_counter()
     ds = load_dataset("digits")
     t_load = time.perf_counter() - t0
-    E, E_inc, W, w = epochs, 30, 30, 3
-    bs = [8 * 2 ** (e // E_inc) for e in range(E)]
-    gamma = (1.0 / 0.1) ** (w / (W - w))
-    lr = [min(0.1 * gamma ** (e // w), 1.0) if e < W else 1.0 for e in range(E)]
-    plan = hand_plan(ds.n_train, bs, lr)
+    E = epochs
+    strategy = sgdm.strategies.get("warmup", epochs=E, lr_max=1.0, after_warmup="constant")
+    plan = strategy.plan(ds.n_train)
     problem = LogisticRegression(ds.n_features, ds.n_classes)
-    hist = train(problem, ds, plan, momentum=0.9, variant="nshb", seed=0)
+    hist = train(problem, ds, plan, momentum=strategy.momentum, variant=strategy.variant, seed=0)
     last = hist.final
     print(f"\nwarm-up, logreg on digits, {E} epochs, {plan.total_steps} steps, n = {ds.n_train}:")
     print(f"  load digits            {t_load:6.2f} s")
