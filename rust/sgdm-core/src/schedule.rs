@@ -162,6 +162,17 @@ pub fn pow_p(x: f64, p: f64) -> f64 {
     }
 }
 
+/// η_0 · factor, where a zero η_0 stays 0 even once a growth factor (rate > 1) overflows to
+/// infinity (0 · ∞ would be NaN).
+#[inline]
+fn scaled(init: f64, factor: f64) -> f64 {
+    if init == 0.0 {
+        0.0
+    } else {
+        init * factor
+    }
+}
+
 /// (1 + cos(π r)) / 2 for r in [0, 1].
 #[inline]
 fn half_cos(r: f64) -> f64 {
@@ -619,15 +630,15 @@ impl LrSchedule {
             }
             LrSchedule::StepDecay { init_value, decay_rate, step_size, unit } => {
                 let c = unit.pick(t, e);
-                init_value * decay_rate.powf((c / step_size) as f64)
+                scaled(*init_value, decay_rate.powf((c / step_size) as f64))
             }
             LrSchedule::MultiStepDecay { init_value, decay_rate, milestones, unit } => {
                 let c = unit.pick(t, e);
                 let n = milestones.partition_point(|&m| m <= c);
-                init_value * decay_rate.powf(n as f64)
+                scaled(*init_value, decay_rate.powf(n as f64))
             }
             LrSchedule::ExponentialDecay { init_value, decay_rate, unit } => {
-                init_value * decay_rate.powf(unit.pick(t, e) as f64)
+                scaled(*init_value, decay_rate.powf(unit.pick(t, e) as f64))
             }
             LrSchedule::OneCycle { peak_value, pct_start, div_factor, final_div_factor, total, unit } => {
                 let total = total.unwrap_or(1) as f64;
@@ -876,16 +887,34 @@ fn restart_position(c: u64, period: u64, mult: f64) -> (f64, f64) {
     }
     let p = period as f64;
     let c = c as f64;
-    let start_of = |i: f64| p * (mult.powf(i) - 1.0) / (mult - 1.0);
-    let mut i = ((1.0 + c * (mult - 1.0) / p).ln() / mult.ln()).floor().max(0.0);
-    // Repair floating-point misplacement at cycle edges.
-    while i > 0.0 && c < start_of(i) {
-        i -= 1.0;
+    let start_of = |i: f64| {
+        let s = p * (mult.powf(i) - 1.0) / (mult - 1.0);
+        // With a huge mult, p·mult^i can overflow although the start itself is finite.
+        if s.is_finite() { s } else { p * ((mult.powf(i) - 1.0) / (mult - 1.0)) }
+    };
+    // i = ⌊log_mult(1 + c (mult − 1) / p)⌋, in logs where the product would overflow (an
+    // infinite i would never leave the repair loops).
+    let x = c * (mult - 1.0) / p;
+    let l = if x.is_finite() { (1.0 + x).ln() } else { (c / p).ln() + (mult - 1.0).ln() };
+    let mut i = (l / mult.ln()).floor().max(0.0);
+    // Repair floating-point misplacement at cycle edges. Bounded: beyond 2^53 cycles (a mult
+    // within a few ulps of 1) a step of one no longer changes i.
+    for _ in 0..64 {
+        if i > 0.0 && c < start_of(i) {
+            i -= 1.0;
+        } else {
+            break;
+        }
     }
-    while c >= start_of(i + 1.0) {
-        i += 1.0;
+    for _ in 0..64 {
+        if c >= start_of(i + 1.0) {
+            i += 1.0;
+        } else {
+            break;
+        }
     }
-    (c - start_of(i), p * mult.powf(i))
+    let len = p * mult.powf(i);
+    ((c - start_of(i)).clamp(0.0, len), len)
 }
 
 fn resolve_join(
