@@ -714,7 +714,7 @@ def spec_must_fail(spec, fields) -> str | None:
                 return f"{name} not a list"
             if any(not isinstance(x, (int, np.integer)) or isinstance(x, bool) or not 0 <= x < 2**64 for x in v):
                 return f"{name} entries"
-            if any(b <= a for a, b in zip(v, v[1:])):
+            if name != "sizes" and any(b <= a for a, b in zip(v, v[1:])):
                 return f"{name} not increasing"
         elif k == "pieces":
             if not isinstance(v, list) or not v:
@@ -757,13 +757,14 @@ def lr_oracle(spec, t, e):
         if kind == "linear":
             return g("init_value") * base
         return g("init_value") * float(np.power(base, g("power", 2.0)))
+    # η_0 r^k, where η_0 = 0 stays 0 even once r^k overflows (not 0 * inf = NaN).
+    scaled = lambda k: 0.0 if g("init_value") == 0 else g("init_value") * float(np.power(g("decay_rate"), k))  # noqa: E731
     if kind == "step_decay":
-        return g("init_value") * float(np.power(g("decay_rate"), float(c // spec["step_size"])))
+        return scaled(float(c // spec["step_size"]))
     if kind == "exponential_decay":
-        return g("init_value") * float(np.power(g("decay_rate"), float(c)))
+        return scaled(float(c))
     if kind == "multi_step_decay":
-        n = bisect.bisect_right(list(spec.get("milestones") or []), c)
-        return g("init_value") * float(np.power(g("decay_rate"), float(n)))
+        return scaled(float(bisect.bisect_right(list(spec.get("milestones") or []), c)))
     return None
 
 
@@ -783,7 +784,7 @@ def check_lr_value(spec, v, t, e):
         assert v <= float(spec["peak_value"]) * (1 + 1e-12) + 1e-300, f"one_cycle above its peak: {v}"
     if kind == "cosine_restarts":
         lo, hi = sorted((float(spec["init_value"]), float(spec.get("min_value") or 0.0)))
-        assert lo * (1 - 1e-12) - 1e-300 <= v <= hi * (1 + 1e-12) + 1e-300, f"cosine_restarts outside [{lo}, {hi}]: {v}"
+        assert lo - 1e-12 * hi - 1e-300 <= v <= hi * (1 + 1e-12) + 1e-300, f"cosine_restarts outside [{lo}, {hi}]: {v}"
     if kind in ("cosine", "linear", "polynomial", "diminishing"):
         top = max(float(spec.get("init_value") or 0.0), float(spec.get("min_value") or 0.0))
         assert v <= top * (1 + 1e-12) + 1e-300, f"{kind} above its initial value: {v}"

@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import fuzz_native_worker as worker  # noqa: E402
 
-EXAMPLES = int(os.environ.get("SGDM_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("SGDM_FUZZ_EXAMPLES", "200"))
 SEED = int(os.environ.get("SGDM_FUZZ_SEED", "0"))
 # Generous: a hang (an endless loop in the native code) must fail, not block CI forever.
 TIMEOUT_S = float(os.environ.get("SGDM_FUZZ_TIMEOUT", str(max(120.0, EXAMPLES * 0.2))))
@@ -120,6 +120,19 @@ for t in (117, 2**31, 2**63 - 1):
 r = s.LrSchedule({"type": "cosine_restarts", "init_value": 1.0, "period": 1,
                   "period_mult": 1.0000000000000002, "unit": "step"})
 assert 0.0 <= r.value(2**63 - 1, 0) <= 1.0
+# a max_size above 2**53 rounded up in f64: sizes above max_size.
+m = 166974930325919344
+b = s.BatchSchedule({"type": "exp_growth", "init_size": 1, "growth_rate": 4.227874582445686,
+                     "interval": 1, "max_size": m, "epochs": 50})
+assert b.size(49) == m and max(b.sizes(np.arange(60))) == m
+# values() clamped a total_steps above 2**63 that value() does not.
+l = s.LrSchedule({"type": "linear", "init_value": 4.4794022074323445,
+                  "total_steps": 9223372036854776833})
+t = 3802163370128067328
+assert l.values(np.array([t]), np.array([0]))[0] == l.value(t, 0)
+# a warm-up growing past f64 max: inf rates, then inf * 0 = NaN at the end of the cosine.
+assert refused(s.LrSchedule, {"type": "warmup_cosine", "init_value": 1.0, "warmup_epochs": 3,
+                              "warmup_interval": 1, "growth_rate": 1e300, "epochs": 10})
 # exponential growth of a zero rate: 0 * inf = NaN.
 for spec in ({"type": "exponential_decay", "init_value": 0.0, "decay_rate": 2.0},
              {"type": "step_decay", "init_value": 0.0, "decay_rate": 1e300, "step_size": 1}):

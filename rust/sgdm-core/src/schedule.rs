@@ -463,6 +463,8 @@ impl LrSchedule {
     /// Fill in the run-length fields still unknown from `h`, recursively; explicit fields win.
     /// The result is validated again (e.g. a warm-up longer than the run is refused here).
     pub fn resolve(&self, h: &Horizon<'_>) -> Result<LrSchedule, SgdmError> {
+        // Resolving walks the pieces of a join by their offsets: check the shape first.
+        self.validate()?;
         let fill = |x: &Option<u64>, y: Option<u64>| x.or(y);
         let out = match self {
             LrSchedule::Cosine { init_value, min_value, epochs } => LrSchedule::Cosine {
@@ -716,18 +718,20 @@ impl LrSchedule {
                     *o = init_value / ((t as f64) + 1.0).sqrt();
                 }
             }
+            // Clocks are checked >= 0, so `t as u64` is exact; T is not clamped to i64 (a
+            // total_steps above 2^63 must divide by the same T as `value`).
             LrSchedule::Linear { init_value, total_steps } => {
-                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let big_t = total_steps.unwrap_or(1);
                 let tf = big_t as f64;
                 for (o, &t) in out.iter_mut().zip(steps) {
-                    *o = init_value * (1.0 - t.min(big_t) as f64 / tf);
+                    *o = init_value * (1.0 - (t as u64).min(big_t) as f64 / tf);
                 }
             }
             LrSchedule::Polynomial { init_value, power, total_steps } => {
-                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let big_t = total_steps.unwrap_or(1);
                 let tf = big_t as f64;
                 for (o, &t) in out.iter_mut().zip(steps) {
-                    *o = init_value * pow_p(1.0 - t.min(big_t) as f64 / tf, *power);
+                    *o = init_value * pow_p(1.0 - (t as u64).min(big_t) as f64 / tf, *power);
                 }
             }
             _ => {
@@ -851,7 +855,20 @@ fn check_warmup(
              growth_rate (PAPER.md §4), not both",
         ));
     }
-    check_growth(init, max, rate, "max_value", "growth_rate")
+    check_growth(init, max, rate, "max_value", "growth_rate")?;
+    // An overflowing peak would make every later rate infinite (and ∞·0 = NaN at the end of
+    // a cosine decay).
+    if !warmup_peak(init, warmup_epochs, warmup_interval, max, rate).is_finite() {
+        return Err(SgdmError::invalid(
+            "growth_rate",
+            rate.unwrap_or(f64::NAN),
+            &format!(
+                "a rate whose warm-up peak init_value * growth_rate^{} is finite",
+                (warmup_epochs - warmup_interval) / warmup_interval
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_warmup_fits(warmup_epochs: u64, epochs: Option<u64>) -> Result<(), SgdmError> {
@@ -1117,7 +1134,8 @@ impl BatchSchedule {
                     }
                 };
                 // `as` saturates: a size beyond u64 (δ^k overflow) stays huge, then is capped.
-                (ceil_tol(x) as u64).max(1)
+                // The f64 cap rounds a max_size above 2^53, so cap again in integers.
+                (ceil_tol(x) as u64).max(1).min(max_size.unwrap_or(u64::MAX))
             }
             BatchSchedule::Piecewise { sizes, boundaries } => {
                 sizes[boundaries.partition_point(|&b| b <= e)]
