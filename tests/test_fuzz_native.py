@@ -24,6 +24,8 @@ import pytest
 
 from sgdm import _sgdm
 
+pytest.importorskip("hypothesis")  # the test extra: pip install ".[test]"
+
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import fuzz_native_worker as worker  # noqa: E402

@@ -214,9 +214,12 @@ fn expand_batches(n_samples: i64, batch_sizes: &[i64], steps_per_epoch: &[i64]) 
     out
 }
 
+/// (Σ η, Σ η/|B|, Σ η²/|B|), one entry per step.
+pub type RunningSums = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 /// Inclusive running sums of η_t, η_t/b_t and η_t²/b_t, summed in step order; one batch size
 /// (>= 1) per learning rate.
-pub fn running_sums(lr: &[f64], batch: &[i64]) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), SgdmError> {
+pub fn running_sums(lr: &[f64], batch: &[i64]) -> Result<RunningSums, SgdmError> {
     if lr.len() != batch.len() {
         return Err(SgdmError::invalid(
             "batch_size_of_step",
