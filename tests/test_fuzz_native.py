@@ -127,6 +127,10 @@ m = 166974930325919344
 b = s.BatchSchedule({"type": "exp_growth", "init_size": 1, "growth_rate": 4.227874582445686,
                      "interval": 1, "max_size": m, "epochs": 50})
 assert b.size(49) == m and max(b.sizes(np.arange(60))) == m
+# an init_size above 2**53 rounded down in f64: a growing schedule shrank.
+g = s.BatchSchedule({"type": "exp_growth", "init_size": 31494130789087569, "growth_rate": 1.0,
+                     "interval": 1})
+assert g.size(1) == 31494130789087569
 # values() clamped a total_steps above 2**63 that value() does not.
 l = s.LrSchedule({"type": "linear", "init_value": 4.4794022074323445,
                   "total_steps": 9223372036854776833})

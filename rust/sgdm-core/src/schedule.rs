@@ -1134,8 +1134,10 @@ impl BatchSchedule {
                     }
                 };
                 // `as` saturates: a size beyond u64 (δ^k overflow) stays huge, then is capped.
-                // The f64 cap rounds a max_size above 2^53, so cap again in integers.
-                (ceil_tol(x) as u64).max(1).min(max_size.unwrap_or(u64::MAX))
+                // f64 rounds sizes above 2^53: keep a growing schedule from dropping below its
+                // initial size, and cap again at max_size in integers.
+                let floor = if *growth_rate >= 1.0 { *init_size } else { 1 };
+                (ceil_tol(x) as u64).max(floor).min(max_size.unwrap_or(u64::MAX))
             }
             BatchSchedule::Piecewise { sizes, boundaries } => {
                 sizes[boundaries.partition_point(|&b| b <= e)]

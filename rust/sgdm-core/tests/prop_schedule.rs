@@ -275,6 +275,9 @@ fn regressions_found_by_proptest() {
     let b = BatchSchedule::ExpGrowth { init_size: 1, growth_rate: 4.227874582445686, interval: 1, max_size: Some(m), epochs: Some(50) };
     assert!((0..60).all(|e| b.size(e) <= m));
     assert_eq!(b.size(49), m);
+    // An init_size above 2^53 rounded down in f64: a growing schedule shrank.
+    let g = BatchSchedule::ExpGrowth { init_size: 31_494_130_789_087_569, growth_rate: 1.0, interval: 1, max_size: None, epochs: None };
+    assert_eq!(g.size(1), 31_494_130_789_087_569);
     // values() clamped a total_steps above 2^63 that value() does not.
     let l = LrSchedule::Linear { init_value: 4.4794022074323445, total_steps: Some(9_223_372_036_854_776_833) };
     let t = 3_802_163_370_128_067_328i64;
