@@ -32,7 +32,9 @@ def sgdm_step(
         \theta &\leftarrow \theta - \eta\,u
     """
     t = param.dtype.type
-    d = grad + t(weight_decay) * param if weight_decay != 0 else grad
+    # Skipped when λ rounds to 0 in the tensor's dtype (1e-50 in float32), as the kernel does:
+    # 0·θ is not a no-op for θ = ±Inf or NaN.
+    d = grad + t(weight_decay) * param if t(weight_decay) != 0 else grad
     scale = t(1.0) if variant == "shb" else t(1.0 - momentum)
     momentum_buffer[...] = t(momentum) * momentum_buffer + scale * d
     update = d + t(momentum) * momentum_buffer if nesterov else momentum_buffer

@@ -11,12 +11,18 @@ use crate::error::SgdmError;
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
+/// The largest thread count accepted. rayon silently clamps larger requests to 65535 and then
+/// tries to spawn that many threads, which can exhaust the process; more workers than this
+/// never helps a memory-bound update.
+pub const MAX_THREADS: usize = 1024;
+
 fn default_threads() -> usize {
     std::env::var("SGDM_NUM_THREADS")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS)
 }
 
 fn build(threads: usize) -> Result<Arc<ThreadPool>, SgdmError> {
@@ -49,10 +55,15 @@ pub fn num_threads() -> Result<usize, SgdmError> {
     Ok(pool()?.current_num_threads())
 }
 
-/// Rebuild the pool with `threads` workers (≥ 1). Updates already running keep their pool.
+/// Rebuild the pool with `threads` workers (1 to [`MAX_THREADS`]). Updates already running
+/// keep their pool.
 pub fn set_num_threads(threads: usize) -> Result<(), SgdmError> {
-    if threads == 0 {
-        return Err(SgdmError::invalid("threads", threads, "an integer >= 1"));
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(SgdmError::invalid(
+            "threads",
+            threads,
+            &format!("an integer in [1, {MAX_THREADS}]"),
+        ));
     }
     let pool = build(threads)?;
     let mut guard = POOL.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -74,6 +85,13 @@ mod tests {
             set_num_threads(0),
             Err(SgdmError::InvalidValue { .. })
         ));
+    }
+
+    #[test]
+    fn absurd_thread_counts_are_rejected_before_spawning() {
+        for n in [MAX_THREADS + 1, 1 << 31, usize::MAX] {
+            assert!(matches!(set_num_threads(n), Err(SgdmError::InvalidValue { .. })));
+        }
     }
 
     #[test]

@@ -54,6 +54,14 @@ impl Plan {
         if n_samples > i64::MAX as u64 / epochs.max(1) {
             return Err(SgdmError::invalid("n_samples", n_samples, "n_samples * epochs < 2^63"));
         }
+        // Every epoch has at least one step: refuse before reserving per-epoch arrays.
+        if epochs > MAX_TOTAL_STEPS {
+            return Err(SgdmError::invalid(
+                "epochs",
+                epochs,
+                &format!("at most {MAX_TOTAL_STEPS} (every epoch takes at least one step)"),
+            ));
+        }
         batch.validate()?;
         lr.validate()?;
         let batch = batch.resolve(Some(epochs))?;
@@ -112,22 +120,47 @@ impl Plan {
 impl Plan {
     /// The epoch of every global step.
     pub fn epoch_of_step(&self) -> Vec<i64> {
-        epoch_of_step(&self.steps_per_epoch)
+        expand_epochs(&self.steps_per_epoch)
     }
 
     /// The actual batch size |B_t| of every step (the last batch of an epoch may be partial).
     pub fn batch_size_of_step(&self) -> Vec<i64> {
-        batch_size_of_step(self.n_samples as i64, &self.batch_sizes, &self.steps_per_epoch)
+        expand_batches(self.n_samples as i64, &self.batch_sizes, &self.steps_per_epoch)
     }
 
     /// The running sums (Σ η, Σ η/|B|, Σ η²/|B|), inclusive of each step.
     pub fn running_sums(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        running_sums(&self.learning_rates, &self.batch_size_of_step())
+        sums(&self.learning_rates, &self.batch_size_of_step())
     }
 }
 
-/// The epoch of every step, from the steps of each epoch.
-pub fn epoch_of_step(steps_per_epoch: &[i64]) -> Vec<i64> {
+/// Σ steps_per_epoch, refusing negative counts and layouts beyond [`MAX_TOTAL_STEPS`] (the sum
+/// sizes the output arrays: an unchecked one could overflow or exhaust memory).
+fn checked_total(steps_per_epoch: &[i64]) -> Result<usize, SgdmError> {
+    let mut total: u64 = 0;
+    for (e, &s) in steps_per_epoch.iter().enumerate() {
+        let s = u64::try_from(s)
+            .map_err(|_| SgdmError::invalid(&format!("steps_per_epoch[{e}]"), s, "an integer >= 0"))?;
+        total = total.saturating_add(s);
+        if total > MAX_TOTAL_STEPS {
+            return Err(SgdmError::invalid(
+                "steps_per_epoch",
+                format!("a layout of more than {MAX_TOTAL_STEPS} steps"),
+                &format!("at most {MAX_TOTAL_STEPS} steps in all"),
+            ));
+        }
+    }
+    Ok(total as usize)
+}
+
+/// The epoch of every step, from the steps of each epoch (counts >= 0, at most
+/// [`MAX_TOTAL_STEPS`] in all).
+pub fn epoch_of_step(steps_per_epoch: &[i64]) -> Result<Vec<i64>, SgdmError> {
+    checked_total(steps_per_epoch)?;
+    Ok(expand_epochs(steps_per_epoch))
+}
+
+fn expand_epochs(steps_per_epoch: &[i64]) -> Vec<i64> {
     let total: i64 = steps_per_epoch.iter().sum();
     let mut out = Vec::with_capacity(total.max(0) as usize);
     for (e, &s) in steps_per_epoch.iter().enumerate() {
@@ -136,8 +169,39 @@ pub fn epoch_of_step(steps_per_epoch: &[i64]) -> Vec<i64> {
     out
 }
 
-/// |B_t| for every step: b_e, and n − (S_e − 1) b_e on the last step of each epoch.
-pub fn batch_size_of_step(n_samples: i64, batch_sizes: &[i64], steps_per_epoch: &[i64]) -> Vec<i64> {
+/// |B_t| for every step: b_e, and n − (S_e − 1) b_e on the last step of each epoch. The layout
+/// must be one a plan gives: one batch size per epoch, b_e >= 1, and a last batch of 1..=b_e
+/// samples (S_e = ⌈n / b_e⌉) in every epoch that has steps.
+pub fn batch_size_of_step(
+    n_samples: i64,
+    batch_sizes: &[i64],
+    steps_per_epoch: &[i64],
+) -> Result<Vec<i64>, SgdmError> {
+    if batch_sizes.len() != steps_per_epoch.len() {
+        return Err(SgdmError::invalid(
+            "batch_sizes",
+            format!("an array of length {}", batch_sizes.len()),
+            &format!("one batch size per epoch ({})", steps_per_epoch.len()),
+        ));
+    }
+    checked_total(steps_per_epoch)?;
+    for (e, (&b, &s)) in batch_sizes.iter().zip(steps_per_epoch).enumerate() {
+        if b < 1 {
+            return Err(SgdmError::invalid(&format!("batch_sizes[{e}]"), b, "an integer >= 1"));
+        }
+        let last = (s - 1).checked_mul(b).and_then(|full| n_samples.checked_sub(full));
+        if s > 0 && !last.is_some_and(|l| (1..=b).contains(&l)) {
+            return Err(SgdmError::invalid(
+                &format!("steps_per_epoch[{e}]"),
+                s,
+                &format!("ceil(n_samples / batch_sizes[{e}]) with n_samples = {n_samples}, batch size {b}"),
+            ));
+        }
+    }
+    Ok(expand_batches(n_samples, batch_sizes, steps_per_epoch))
+}
+
+fn expand_batches(n_samples: i64, batch_sizes: &[i64], steps_per_epoch: &[i64]) -> Vec<i64> {
     let total: i64 = steps_per_epoch.iter().sum();
     let mut out = Vec::with_capacity(total.max(0) as usize);
     for (&b, &s) in batch_sizes.iter().zip(steps_per_epoch) {
@@ -150,8 +214,30 @@ pub fn batch_size_of_step(n_samples: i64, batch_sizes: &[i64], steps_per_epoch: 
     out
 }
 
-/// Inclusive running sums of η_t, η_t/b_t and η_t²/b_t, summed in step order.
-pub fn running_sums(lr: &[f64], batch: &[i64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+/// (Σ η, Σ η/|B|, Σ η²/|B|), one entry per step.
+pub type RunningSums = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// Inclusive running sums of η_t, η_t/b_t and η_t²/b_t, summed in step order; one batch size
+/// (>= 1) per learning rate.
+pub fn running_sums(lr: &[f64], batch: &[i64]) -> Result<RunningSums, SgdmError> {
+    if lr.len() != batch.len() {
+        return Err(SgdmError::invalid(
+            "batch_size_of_step",
+            format!("an array of length {}", batch.len()),
+            &format!("one batch size per learning rate ({})", lr.len()),
+        ));
+    }
+    if let Some(t) = batch.iter().position(|&b| b < 1) {
+        return Err(SgdmError::invalid(
+            &format!("batch_size_of_step[{t}]"),
+            batch[t],
+            "an integer >= 1",
+        ));
+    }
+    Ok(sums(lr, batch))
+}
+
+fn sums(lr: &[f64], batch: &[i64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = lr.len().min(batch.len());
     let mut s1 = Vec::with_capacity(n);
     let mut s2 = Vec::with_capacity(n);

@@ -162,6 +162,17 @@ pub fn pow_p(x: f64, p: f64) -> f64 {
     }
 }
 
+/// η_0 · factor, where a zero η_0 stays 0 even once a growth factor (rate > 1) overflows to
+/// infinity (0 · ∞ would be NaN).
+#[inline]
+fn scaled(init: f64, factor: f64) -> f64 {
+    if init == 0.0 {
+        0.0
+    } else {
+        init * factor
+    }
+}
+
 /// (1 + cos(π r)) / 2 for r in [0, 1].
 #[inline]
 fn half_cos(r: f64) -> f64 {
@@ -452,6 +463,8 @@ impl LrSchedule {
     /// Fill in the run-length fields still unknown from `h`, recursively; explicit fields win.
     /// The result is validated again (e.g. a warm-up longer than the run is refused here).
     pub fn resolve(&self, h: &Horizon<'_>) -> Result<LrSchedule, SgdmError> {
+        // Resolving walks the pieces of a join by their offsets: check the shape first.
+        self.validate()?;
         let fill = |x: &Option<u64>, y: Option<u64>| x.or(y);
         let out = match self {
             LrSchedule::Cosine { init_value, min_value, epochs } => LrSchedule::Cosine {
@@ -619,15 +632,15 @@ impl LrSchedule {
             }
             LrSchedule::StepDecay { init_value, decay_rate, step_size, unit } => {
                 let c = unit.pick(t, e);
-                init_value * decay_rate.powf((c / step_size) as f64)
+                scaled(*init_value, decay_rate.powf((c / step_size) as f64))
             }
             LrSchedule::MultiStepDecay { init_value, decay_rate, milestones, unit } => {
                 let c = unit.pick(t, e);
                 let n = milestones.partition_point(|&m| m <= c);
-                init_value * decay_rate.powf(n as f64)
+                scaled(*init_value, decay_rate.powf(n as f64))
             }
             LrSchedule::ExponentialDecay { init_value, decay_rate, unit } => {
-                init_value * decay_rate.powf(unit.pick(t, e) as f64)
+                scaled(*init_value, decay_rate.powf(unit.pick(t, e) as f64))
             }
             LrSchedule::OneCycle { peak_value, pct_start, div_factor, final_div_factor, total, unit } => {
                 let total = total.unwrap_or(1) as f64;
@@ -705,18 +718,20 @@ impl LrSchedule {
                     *o = init_value / ((t as f64) + 1.0).sqrt();
                 }
             }
+            // Clocks are checked >= 0, so `t as u64` is exact; T is not clamped to i64 (a
+            // total_steps above 2^63 must divide by the same T as `value`).
             LrSchedule::Linear { init_value, total_steps } => {
-                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let big_t = total_steps.unwrap_or(1);
                 let tf = big_t as f64;
                 for (o, &t) in out.iter_mut().zip(steps) {
-                    *o = init_value * (1.0 - t.min(big_t) as f64 / tf);
+                    *o = init_value * (1.0 - (t as u64).min(big_t) as f64 / tf);
                 }
             }
             LrSchedule::Polynomial { init_value, power, total_steps } => {
-                let big_t = total_steps.unwrap_or(1).min(i64::MAX as u64) as i64;
+                let big_t = total_steps.unwrap_or(1);
                 let tf = big_t as f64;
                 for (o, &t) in out.iter_mut().zip(steps) {
-                    *o = init_value * pow_p(1.0 - t.min(big_t) as f64 / tf, *power);
+                    *o = init_value * pow_p(1.0 - (t as u64).min(big_t) as f64 / tf, *power);
                 }
             }
             _ => {
@@ -840,7 +855,20 @@ fn check_warmup(
              growth_rate (PAPER.md §4), not both",
         ));
     }
-    check_growth(init, max, rate, "max_value", "growth_rate")
+    check_growth(init, max, rate, "max_value", "growth_rate")?;
+    // An overflowing peak would make every later rate infinite (and ∞·0 = NaN at the end of
+    // a cosine decay).
+    if !warmup_peak(init, warmup_epochs, warmup_interval, max, rate).is_finite() {
+        return Err(SgdmError::invalid(
+            "growth_rate",
+            rate.unwrap_or(f64::NAN),
+            &format!(
+                "a rate whose warm-up peak init_value * growth_rate^{} is finite",
+                (warmup_epochs - warmup_interval) / warmup_interval
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_warmup_fits(warmup_epochs: u64, epochs: Option<u64>) -> Result<(), SgdmError> {
@@ -876,16 +904,34 @@ fn restart_position(c: u64, period: u64, mult: f64) -> (f64, f64) {
     }
     let p = period as f64;
     let c = c as f64;
-    let start_of = |i: f64| p * (mult.powf(i) - 1.0) / (mult - 1.0);
-    let mut i = ((1.0 + c * (mult - 1.0) / p).ln() / mult.ln()).floor().max(0.0);
-    // Repair floating-point misplacement at cycle edges.
-    while i > 0.0 && c < start_of(i) {
-        i -= 1.0;
+    let start_of = |i: f64| {
+        let s = p * (mult.powf(i) - 1.0) / (mult - 1.0);
+        // With a huge mult, p·mult^i can overflow although the start itself is finite.
+        if s.is_finite() { s } else { p * ((mult.powf(i) - 1.0) / (mult - 1.0)) }
+    };
+    // i = ⌊log_mult(1 + c (mult − 1) / p)⌋, in logs where the product would overflow (an
+    // infinite i would never leave the repair loops).
+    let x = c * (mult - 1.0) / p;
+    let l = if x.is_finite() { (1.0 + x).ln() } else { (c / p).ln() + (mult - 1.0).ln() };
+    let mut i = (l / mult.ln()).floor().max(0.0);
+    // Repair floating-point misplacement at cycle edges. Bounded: beyond 2^53 cycles (a mult
+    // within a few ulps of 1) a step of one no longer changes i.
+    for _ in 0..64 {
+        if i > 0.0 && c < start_of(i) {
+            i -= 1.0;
+        } else {
+            break;
+        }
     }
-    while c >= start_of(i + 1.0) {
-        i += 1.0;
+    for _ in 0..64 {
+        if c >= start_of(i + 1.0) {
+            i += 1.0;
+        } else {
+            break;
+        }
     }
-    (c - start_of(i), p * mult.powf(i))
+    let len = p * mult.powf(i);
+    ((c - start_of(i)).clamp(0.0, len), len)
 }
 
 fn resolve_join(
@@ -1088,7 +1134,10 @@ impl BatchSchedule {
                     }
                 };
                 // `as` saturates: a size beyond u64 (δ^k overflow) stays huge, then is capped.
-                (ceil_tol(x) as u64).max(1)
+                // f64 rounds sizes above 2^53: keep a growing schedule from dropping below its
+                // initial size, and cap again at max_size in integers.
+                let floor = if *growth_rate >= 1.0 { *init_size } else { 1 };
+                (ceil_tol(x) as u64).max(floor).min(max_size.unwrap_or(u64::MAX))
             }
             BatchSchedule::Piecewise { sizes, boundaries } => {
                 sizes[boundaries.partition_point(|&b| b <= e)]

@@ -413,7 +413,7 @@ fn plan_epoch_of_step<'py>(
     steps_per_epoch: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let s = slice(&steps_per_epoch, "steps_per_epoch")?;
-    let out = py.detach(|| sgdm_core::plan::epoch_of_step(s));
+    let out = py.detach(|| sgdm_core::plan::epoch_of_step(s)).map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
 }
 
@@ -427,7 +427,9 @@ fn plan_batch_size_of_step<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let b = slice(&batch_sizes, "batch_sizes")?;
     let s = slice(&steps_per_epoch, "steps_per_epoch")?;
-    let out = py.detach(|| sgdm_core::plan::batch_size_of_step(n_samples, b, s));
+    let out = py
+        .detach(|| sgdm_core::plan::batch_size_of_step(n_samples, b, s))
+        .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
 }
 
@@ -442,7 +444,7 @@ fn plan_running_sums<'py>(
 ) -> PyResult<Sums<'py>> {
     let l = slice(&learning_rates, "learning_rates")?;
     let b = slice(&batch_size_of_step, "batch_size_of_step")?;
-    let (a, w, v) = py.detach(|| sgdm_core::plan::running_sums(l, b));
+    let (a, w, v) = py.detach(|| sgdm_core::plan::running_sums(l, b)).map_err(to_py)?;
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, w), PyArray1::from_vec(py, v)))
 }
 

@@ -3,7 +3,7 @@
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PyTuple};
 
 use sgdm_core::{apply_step, check_step, StepConfig, Tensor, Variant};
 
@@ -313,6 +313,15 @@ fn grad_items<'py>(grads: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>
     }
 }
 
+/// A scalar setting as f64. `True`/`False` are refused as the Python backend refuses them
+/// (a bool is an `int` to Python, so PyO3 alone would take `lr=True` as 1.0).
+fn real(name: &str, value: &Bound<'_, PyAny>, expected: &str) -> PyResult<f64> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(SgdmError::new_err(format!("{name} = {value} is invalid: expected {expected}")));
+    }
+    value.extract::<f64>()
+}
+
 /// A fused SGDM update with fixed hyperparameters; `step` takes the learning rate per call.
 #[pyclass(frozen, module = "sgdm._sgdm")]
 struct FusedStep {
@@ -323,7 +332,15 @@ struct FusedStep {
 impl FusedStep {
     #[new]
     #[pyo3(signature = (momentum, variant, nesterov, weight_decay, check_finite))]
-    fn new(momentum: f64, variant: &str, nesterov: bool, weight_decay: f64, check_finite: bool) -> PyResult<Self> {
+    fn new(
+        momentum: &Bound<'_, PyAny>,
+        variant: &str,
+        nesterov: bool,
+        weight_decay: &Bound<'_, PyAny>,
+        check_finite: bool,
+    ) -> PyResult<Self> {
+        let momentum = real("momentum", momentum, "a number in [0, 1)")?;
+        let weight_decay = real("weight_decay", weight_decay, "a finite number >= 0")?;
         let variant = match variant {
             "shb" => Variant::Shb,
             "nshb" => Variant::Nshb,
@@ -345,8 +362,9 @@ impl FusedStep {
         params: &Bound<'_, PyList>,
         grads: &Bound<'_, PyAny>,
         momenta: &Bound<'_, PyList>,
-        lr: f64,
+        lr: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
+        let lr = real("lr", lr, "a finite number >= 0")?;
         let config = StepConfig { lr, ..self.config };
         let grads = grad_items(grads)?;
         let triples = check_all(params, &grads, momenta)?;
