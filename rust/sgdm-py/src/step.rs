@@ -123,6 +123,28 @@ impl<T: numpy::Element> Triple<'_, T> {
     }
 }
 
+/// `obj` as an array of dtype `T`, given `like`, an array known to have dtype `T`.
+///
+/// Fast path for the common case (one gradient and one buffer per parameter, all built from the
+/// same dtype object): an ndarray whose descriptor is the very object of `like`'s has `like`'s
+/// dtype, so the full dtype comparison is skipped.
+fn cast_like<'a, 'py, T: numpy::Element>(
+    obj: &'a Bound<'py, PyAny>,
+    like: &Bound<'py, PyArrayDyn<T>>,
+) -> Option<&'a Bound<'py, PyArrayDyn<T>>> {
+    if let Ok(untyped) = obj.cast::<PyUntypedArray>() {
+        // SAFETY: both are live ndarrays (the casts checked it) and we hold the GIL, so their
+        // PyArrayObject headers are valid to read.
+        let same_descr = unsafe { (*untyped.as_array_ptr()).fields.descr == (*like.as_array_ptr()).fields.descr };
+        if same_descr {
+            // SAFETY: `obj` is an ndarray whose dtype is `like`'s, i.e. `T`; a dynamic-rank array
+            // of element type `T` is all that `PyArrayDyn<T>` requires.
+            return Some(unsafe { obj.cast_unchecked::<PyArrayDyn<T>>() });
+        }
+    }
+    obj.cast::<PyArrayDyn<T>>().ok()
+}
+
 /// Check dtype, shape, layout and writeability of one triple whose parameter has dtype `T`;
 /// `None` when the parameter is not of dtype `T`.
 fn check_triple<'py, T: numpy::Element>(
@@ -134,14 +156,17 @@ fn check_triple<'py, T: numpy::Element>(
     let Ok(param) = param.cast::<PyArrayDyn<T>>() else {
         return Ok(None);
     };
-    let grad = grad.cast::<PyArrayDyn<T>>().map_err(|_| {
+    let grad = cast_like(grad, param).ok_or_else(|| {
+        if let Err(not_an_array) = as_untyped(grad, Role::Grad, index) {
+            return not_an_array;
+        }
         PyTypeError::new_err(format!(
             "grads[{index}] has dtype {}, but params[{index}] has dtype {}; they must match",
             dtype_name(grad),
             dtype_name(param.as_any())
         ))
     })?;
-    let momentum = momentum.cast::<PyArrayDyn<T>>().map_err(|_| {
+    let momentum = cast_like(momentum, param).ok_or_else(|| {
         PyTypeError::new_err(format!(
             "momentum buffer {index} has dtype {}, expected {}",
             dtype_name(momentum),
@@ -231,7 +256,7 @@ fn check_no_aliasing(triples: &Triples<'_>) -> PyResult<()> {
 
 fn check_all<'py>(
     params: &Bound<'py, PyList>,
-    grads: &[Bound<'py, PyAny>],
+    grads: &Grads<'_, 'py>,
     momenta: &Bound<'py, PyList>,
 ) -> PyResult<Triples<'py>> {
     let n = params.len();
@@ -251,16 +276,17 @@ fn check_all<'py>(
         )));
     }
     let mut triples = Triples::default();
-    for (index, grad) in grads.iter().enumerate() {
+    for index in 0..n {
+        let grad = grads.get(index)?;
         let param = params.get_item(index)?;
         let momentum = momenta.get_item(index)?;
-        as_untyped(grad, Role::Grad, index)?;
-        let untyped = as_untyped(&param, Role::Param, index)?;
-        if let Some(t) = check_triple::<f32>(index, &param, grad, &momentum)? {
+        if let Some(t) = check_triple::<f32>(index, &param, &grad, &momentum)? {
             triples.f32.push(t);
-        } else if let Some(t) = check_triple::<f64>(index, &param, grad, &momentum)? {
+        } else if let Some(t) = check_triple::<f64>(index, &param, &grad, &momentum)? {
             triples.f64.push(t);
         } else {
+            // Neither dtype: say why, in the order a user would look (not an array, then dtype).
+            let untyped = as_untyped(&param, Role::Param, index)?;
             return Err(PyTypeError::new_err(format!(
                 "params[{index}] has dtype {}; expected float32 or float64",
                 dtype_name(untyped.as_any())
@@ -299,12 +325,34 @@ fn tensors<'a, T: numpy::Element>(group: &'a [Triple<'_, T>]) -> PyResult<Vec<Te
         .collect()
 }
 
+/// The gradients, a list or a tuple, read in place (no copy of the sequence).
+enum Grads<'a, 'py> {
+    List(&'a Bound<'py, PyList>),
+    Tuple(&'a Bound<'py, PyTuple>),
+}
+
+impl<'py> Grads<'_, 'py> {
+    fn len(&self) -> usize {
+        match self {
+            Grads::List(l) => l.len(),
+            Grads::Tuple(t) => t.len(),
+        }
+    }
+
+    fn get(&self, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Grads::List(l) => l.get_item(index),
+            Grads::Tuple(t) => t.get_item(index),
+        }
+    }
+}
+
 /// Grads may come as a list or a tuple; anything else is a usage error.
-fn grad_items<'py>(grads: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+fn grad_items<'a, 'py>(grads: &'a Bound<'py, PyAny>) -> PyResult<Grads<'a, 'py>> {
     if let Ok(list) = grads.cast::<PyList>() {
-        Ok(list.iter().collect())
+        Ok(Grads::List(list))
     } else if let Ok(tuple) = grads.cast::<PyTuple>() {
-        Ok(tuple.iter().collect())
+        Ok(Grads::Tuple(tuple))
     } else {
         Err(PyTypeError::new_err(format!(
             "grads must be a list or tuple of numpy arrays, got {}",
