@@ -1,13 +1,11 @@
 """Checkpoint and resume: an interrupted run continues bit-identically (issue: reliability)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import sgdm

@@ -9,7 +9,7 @@ import pytest
 
 from sgdm import SgdmError, experiment
 from sgdm.executor import (
-    DaskExecutor, Done, Executor, ProcessExecutor, SerialExecutor, WorkerLost, make_executor,
+    DaskExecutor, Executor, ProcessExecutor, SerialExecutor, WorkerLost, make_executor,
 )
 
 

@@ -13,7 +13,7 @@ from sgdm import schedules as S
 
 def loop_layout(n, epochs, bs, lr):
     """The plan, one step at a time, from the formulas (the reference for every array)."""
-    sizes, steps, starts, rates, eos, bos = [], [], [], [], [], []
+    sizes, steps, starts, eos, bos = [], [], [], [], []
     t = 0
     for e in range(epochs):
         b = min(bs(e), n)

@@ -1,6 +1,5 @@
 """Strategy presets: PAPER.md §5 defaults, the epoch-scaling rule, theory rows, conditions."""
 
-import math
 import warnings
 
 import pytest

@@ -16,7 +16,6 @@ import pytest
 
 from sgdm import SgdmError, sweep
 from sgdm.engine import ROW_KEYS
-from sgdm.executor import ProcessExecutor
 
 typer_testing = pytest.importorskip("typer.testing")
 from sgdm_cli.app import app  # noqa: E402
