@@ -107,8 +107,15 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """A short stable id of the settings: the same run has the same id on any machine."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
+        return settings_id(self.to_dict())
+
+
+def settings_id(settings: Mapping[str, Any]) -> str:
+    """The stable id of a run's settings: 12 hex digits of the SHA-256 of their canonical JSON.
+    (``sgdm.sweep`` hashes its settings with every default resolved, so that a default written
+    out or left implicit gives the same run.)"""
+    text = json.dumps(dict(settings), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass

@@ -68,7 +68,6 @@ included.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -311,11 +310,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
     return parse_grid(data, str(path))
 
 
-def run_id(settings: Mapping[str, Any]) -> str:
-    """The stable id of a run: 12 hex digits of the SHA-256 of its canonical JSON settings."""
-    text = json.dumps(dict(settings), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
+run_id = experiment.settings_id  # the id of a run's resolved settings
 
 def _applies(key: str, s: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
     """Whether the given setting ``key`` changes the run with settings ``s``."""
