@@ -139,3 +139,18 @@ def test_cli_compare_killed_then_resumed_keeps_finished_runs(tmp_path):
         assert [r for r in after if r["run_id"] == run_id] == [r for r in before if r["run_id"] == run_id]
     table = json.loads(result.stdout)
     assert [r["seeds"] for r in table["strategies"]] == [3, 3]
+
+
+def test_finished_run_with_nan_rows_is_read_back():
+    # JSON lines store NaN/Inf as null; a diverged run read back must summarise, not crash.
+    from sgdm import experiment
+    from sgdm.engine import ROW_KEYS
+
+    spec = RunSpec(strategy="ii", epochs=1)
+    first = dict(zip(ROW_KEYS, [0, 8, 0.1, 0, 0, 1.0, 1.0, 2.3, 0.1, 2.3, 0.1, 0.0, False]))
+    last = dict(first, epoch=1, steps=5, sfo=40, grad_norm_sq=None, train_loss=None, diverged=True)
+    rows = [dict(r, run_id=spec.run_id, strategy="ii", seed=0) for r in (first, last)]
+    result = experiment.finished_results([spec], rows, 1e-4)[spec.run_id]
+    assert result.history.diverged and result.history.diverged_epoch == 1
+    assert result.summary["diverged"] and result.summary["grad_norm_sq_min"] == 1.0
+    assert set(result.history.rows[0]) == set(ROW_KEYS)

@@ -30,7 +30,7 @@ from . import config as run_config
 from . import rates, strategies
 from ._sgdm import SgdmError
 from .datasets import Dataset, load_dataset
-from .engine import History, train
+from .engine import ROW_KEYS, History, train
 from .problems import make_problem
 
 if TYPE_CHECKING:
@@ -328,26 +328,36 @@ def result_rows(result: RunResult) -> list[dict[str, Any]]:
     return [dict(tag, **row) for row in result.history.rows] if result.history else []
 
 
+def result_from_rows(spec: RunSpec, rows: Sequence[Mapping[str, Any]], target: float | None) -> RunResult:
+    """A finished run rebuilt from its history rows read back from a record file: the row keys
+    only (extra columns dropped), JSON's null back to NaN, the strategy's theory row attached."""
+    history_rows = [{k: (math.nan if r.get(k) is None and k != "diverged" else r.get(k)) for k in ROW_KEYS}
+                    for r in rows]
+    diverged = bool(history_rows[-1]["diverged"])
+    history = History(rows=history_rows, diverged=diverged,
+                      diverged_epoch=history_rows[-1]["epoch"] if diverged else None)
+    if not spec.config:
+        try:
+            history.settings["strategy"] = strategies.get(
+                spec.strategy, epochs=spec.epochs, **dict(spec.overrides)).to_dict()
+        except SgdmError:
+            pass  # settings this version no longer accepts: the rates are still reported
+    return RunResult(spec, history, summarize(history, target))
+
+
 def finished_results(
     specs: Sequence[RunSpec], rows: Sequence[Mapping[str, Any]], target: float | None
 ) -> dict[str, RunResult]:
     """Runs of ``specs`` whose every epoch is in ``rows`` (read back from a record file), keyed by
     run id; a run cut short by a crash (its last epoch missing) is not finished."""
-    by_id: dict[str, list[dict[str, Any]]] = {}
+    by_id: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        by_id.setdefault(str(row.get("run_id")), []).append(
-            {k: v for k, v in row.items() if k not in RUN_COLUMNS})
+        by_id.setdefault(str(row.get("run_id")), []).append(row)
     done = {}
     for spec in specs:
         got = by_id.get(spec.run_id)
-        if not got or not (got[-1]["epoch"] == spec.epochs or got[-1].get("diverged")):
-            continue
-        history = History(rows=got, diverged=bool(got[-1].get("diverged")))
-        history.diverged_epoch = got[-1]["epoch"] if history.diverged else None
-        if not spec.config:
-            history.settings["strategy"] = strategies.get(
-                spec.strategy, epochs=spec.epochs, **dict(spec.overrides)).to_dict()
-        done[spec.run_id] = RunResult(spec, history, summarize(history, target))
+        if got and (got[-1]["epoch"] == spec.epochs or got[-1].get("diverged")):
+            done[spec.run_id] = result_from_rows(spec, got, target)
     return done
 
 

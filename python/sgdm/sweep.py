@@ -82,7 +82,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from . import experiment, strategies
 from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
-from .engine import ROW_KEYS, History
+from .engine import ROW_KEYS
 from .records import RecordWriter, atomic_write, fsync_dir, read_records, rewrite
 
 __all__ = [
@@ -768,24 +768,8 @@ def _spec_of(settings: Mapping[str, Any]) -> experiment.RunSpec:
     )
 
 
-def _result_of(rows: list[dict[str, Any]], target: float, strategy_cache: dict) -> experiment.RunResult:
-    settings = _settings_of(rows[0])
-    spec = _spec_of(settings)
-    history_rows = [{k: (math.nan if r.get(k) is None and k not in ("diverged",) else r.get(k))
-                     for k in ROW_KEYS} for r in rows]
-    diverged = bool(history_rows[-1]["diverged"])
-    history = History(rows=history_rows, diverged=diverged,
-                      diverged_epoch=history_rows[-1]["epoch"] if diverged else None)
-    key = json.dumps({k: v for k, v in settings.items() if k in strategies._OVERRIDES or k in ("strategy", "epochs")},
-                     sort_keys=True)
-    if key not in strategy_cache:
-        try:
-            strategy_cache[key] = strategies.get(spec.strategy, epochs=spec.epochs, **dict(spec.overrides)).to_dict()
-        except SgdmError:
-            strategy_cache[key] = None
-    if strategy_cache[key] is not None:
-        history.settings["strategy"] = strategy_cache[key]
-    return experiment.RunResult(spec, history, experiment.summarize(history, target))
+def _result_of(rows: list[dict[str, Any]], target: float) -> experiment.RunResult:
+    return experiment.result_from_rows(_spec_of(_settings_of(rows[0])), rows, target)
 
 
 def setting_label(settings: Mapping[str, Any], varying: Sequence[str]) -> str:
@@ -831,8 +815,7 @@ def report(results: str | os.PathLike, target: float | None = None) -> dict[str,
         by_strategy.setdefault(s.get("strategy"), []).append(s)
     varying_in = {name: [k for k in KEYS if k != "seed" and varies(group, k)]
                   for name, group in by_strategy.items()}
-    cache: dict[str, Any] = {}
-    results_list = [_result_of(rows, target, cache) for rows in runs.values()]
+    results_list = [_result_of(rows, target) for rows in runs.values()]
     labels = {}
     for rid, s in zip(runs, all_settings):
         labels[rid] = setting_label(s, varying_in[s.get("strategy")])
