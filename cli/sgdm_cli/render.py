@@ -1,4 +1,4 @@
-"""One way to show rows: a rich table on stdout, or the same numbers as JSON; histories to files.
+"""One way to show rows: a rich table on stdout, or the same numbers as JSON.
 
 Chatter and progress go to stderr (``console_err``); results go to stdout (``console_out``), so
 ``sgdm ... --json | jq`` always sees clean JSON.
@@ -7,16 +7,16 @@ Chatter and progress go to stderr (``console_err``); results go to stdout (``con
 from __future__ import annotations
 
 import json
-import math
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-import shutil
-import sys
+from sgdm.records import json_safe
 
 
 def _width(stream) -> int | None:
@@ -28,29 +28,16 @@ console_out = Console(width=_width(sys.stdout))
 console_err = Console(stderr=True, width=_width(sys.stderr))
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe scalars: NumPy numbers to Python, NaN/Inf to None."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def plus_minus(mean: Any, std: Any) -> str:
     """``mean ± std`` for a value measured over seeds."""
-    mean, std = _plain(mean), _plain(std)
+    mean, std = json_safe(mean), json_safe(std)
     if mean is None:
         return "—"
     return f"{format_cell(mean)} ± {std:.2g}" if std else format_cell(mean)
 
 
 def format_cell(value: Any) -> str:
-    value = _plain(value)
+    value = json_safe(value)
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -77,7 +64,7 @@ def table(
     """A rich table of ``rows`` showing ``columns`` given as (key, header) pairs."""
     t = Table(title=title, caption=caption, header_style="bold cyan", title_style="bold")
     for key, header in columns:
-        numeric = any(isinstance(_plain(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
+        numeric = any(isinstance(json_safe(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
         t.add_column(header, justify="right" if numeric else "left", overflow="fold",
                      no_wrap=numeric)
     for r in rows:
@@ -87,7 +74,7 @@ def table(
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (no colour, no wrapping)."""
-    print(json.dumps(_plain(payload), indent=2))
+    print(json.dumps(json_safe(payload), indent=2))
 
 
 def check_writable(path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._sgdm import SgdmError
 
-__all__ = ["record_format", "RecordWriter", "read_records", "rewrite", "atomic_write", "fsync_dir"]
+__all__ = ["json_safe", "record_format", "RecordWriter", "read_records", "rewrite", "atomic_write", "fsync_dir"]
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
@@ -32,30 +32,34 @@ def record_format(path: str | os.PathLike) -> str:
     return FORMATS[suffix]
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, (list, tuple)):
-        return json.dumps([_plain(v) for v in value])
-    if isinstance(value, Mapping):
-        return json.dumps({k: _plain(v) for k, v in value.items()})
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    """Non-finite floats as null: strict JSON that every reader accepts."""
+def json_safe(value: Any) -> Any:
+    """Strict-JSON values, recursively: NumPy scalars to Python, NaN and ±Inf to None (null),
+    tuples to lists."""
     if hasattr(value, "item") and callable(value.item):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _csv_cell(value: Any) -> Any:
+    """A scalar as itself (inf stays inf in CSV), a list or table as its JSON text."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, (list, tuple, Mapping)):
+        return json.dumps(json_safe(value))
     return value
 
 
 def _line(fmt: str, row: Mapping[str, Any], fields: Sequence[str]) -> str:
     if fmt == "jsonl":
-        return json.dumps({k: _json_value(v) for k, v in row.items()}) + "\n"
+        return json.dumps(json_safe(row)) + "\n"
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([_plain(row.get(k, "")) for k in fields])
+    csv.writer(buf, lineterminator="\n").writerow([_csv_cell(row.get(k, "")) for k in fields])
     return buf.getvalue()
 
 

@@ -83,7 +83,7 @@ from . import experiment, strategies
 from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS
-from .records import RecordWriter, atomic_write, fsync_dir, read_records, rewrite
+from .records import RecordWriter, atomic_write, fsync_dir, json_safe, read_records, rewrite
 
 __all__ = [
     "KEYS",
@@ -457,14 +457,6 @@ _APPLIES_TEXT = {
 # The results table
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and callable(value.item):
-        return _clean(value.item())
-    return value
-
-
 def _complete(rows: Sequence[Mapping[str, Any]]) -> bool:
     """A run's rows are complete when the last is the final epoch or a divergence."""
     if not rows:
@@ -668,7 +660,7 @@ def table_rows(run: SweepRun, result: experiment.RunResult, target: float | None
     rows = []
     for row in result.history.rows:
         r = dict(base)
-        r.update({k: _clean(row[k]) for k in ROW_KEYS})
+        r.update({k: json_safe(row[k]) for k in ROW_KEYS})
         rows.append(r)
     return rows
 
