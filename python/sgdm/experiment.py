@@ -318,10 +318,6 @@ def run_many(
     return [r for r in results if r is not None]
 
 
-#: Columns that tie a record-file row to its run (the rest are the history row's keys).
-RUN_COLUMNS = ("run_id", "strategy", "seed")
-
-
 def result_rows(result: RunResult) -> list[dict[str, Any]]:
     """The history rows of a finished run, tagged with its id, strategy name and seed."""
     tag = {"run_id": result.spec.run_id, "strategy": result.spec.name, "seed": result.spec.seed}
