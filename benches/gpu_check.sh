@@ -5,10 +5,11 @@
 #
 #   bash benches/gpu_check.sh            # results also written to $OUT (default: a temp folder)
 #
-# Wheels carried in the tree (a .whl/ folder: e.g. cupy, pytest, hypothesis, or prebuilt sgdm and
-# sgdm-cli wheels) are installed offline into /tmp/site first; sgdm itself is then built from this
-# checkout with `pip install . ./cli` unless a prebuilt sgdm wheel was carried (SGDM_SKIP_INSTALL=1
-# skips that step when sgdm is already installed).
+# Wheels carried in the tree (a .whl/ folder) are installed offline into /tmp/site first. A machine
+# without network or Rust (the reference H200) needs sgdm's own wheels there: build them where cargo
+# is with `bash benches/gpu_wheels.sh` and carry `.whl/`. Without a carried sgdm wheel, sgdm is
+# built from this checkout with `pip install . ./cli` (needs PyPI and cargo); SGDM_SKIP_INSTALL=1
+# skips that step when sgdm is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d)}
@@ -17,11 +18,17 @@ PY=${PYTHON:-python3}
 
 if compgen -G ".whl/*.whl" > /dev/null; then
   echo "+ installing the carried wheels from .whl/ into /tmp/site"
-  "$PY" -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
 if [ "${SGDM_SKIP_INSTALL:-0}" != 1 ] && ! compgen -G ".whl/sgdm-[0-9]*.whl" > /dev/null; then
+  if ! command -v cargo > /dev/null; then
+    echo "no sgdm wheel in .whl/ and no cargo here to build one: run 'bash benches/gpu_wheels.sh'" \
+         "on a machine with Rust and carry .whl/" >&2
+    exit 2
+  fi
   echo "+ pip install . ./cli"
   "$PY" -m pip install -q . ./cli
 fi

@@ -1,8 +1,8 @@
 """Compile CUDA source to PTX with NVRTC through ctypes: no GPU, no driver, no CuPy needed.
 
 Used by ``test_gpu.py`` to check the real kernel source on a CPU-only machine (it compiles, and
-its PTX has no fused multiply-add). NVRTC comes from the ``nvidia-cuda-nvrtc-cu12`` wheel or a
-CUDA toolkit; :func:`find` returns ``None`` when neither is present and the tests skip.
+its PTX has no fused multiply-add). NVRTC comes from the ``nvidia-cuda-nvrtc-cu12`` (or CUDA 13) wheel
+or a CUDA toolkit; :func:`find` returns ``None`` when neither is present and the tests skip.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ import sys
 
 def _candidates():
     for base in sys.path:
-        yield from sorted(glob.glob(os.path.join(base, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")))
+        # CUDA 12 wheels: nvidia/cuda_nvrtc/lib; CUDA 13 wheels: nvidia/cu13/lib
+        for sub in (("cuda_nvrtc", "lib"), ("cu13", "lib")):
+            yield from sorted(glob.glob(os.path.join(base, "nvidia", *sub, "libnvrtc.so*")))
     for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
         if root:
             yield from sorted(glob.glob(os.path.join(root, "lib64", "libnvrtc.so*")))
     yield "libnvrtc.so"
+    yield "libnvrtc.so.13"
     yield "libnvrtc.so.12"
 
 
