@@ -731,9 +731,8 @@ clock_values = st.integers(0, 200) | st.sampled_from(CLOCK_GOOD) | st.sampled_fr
 
 
 def _valid_clock(x) -> bool:
-    """An int64 >= 0 as the native module reads it. A bool is an int to Python, and the native
-    integer arguments take it as 0 or 1 (the Python layer above refuses it)."""
-    return isinstance(x, (int, np.integer)) and 0 <= int(x) < 2**63
+    """An int64 >= 0 as the native module reads it; a bool (an int to Python) is refused."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= int(x) < 2**63
 
 
 def lr_oracle(spec, t, e):
@@ -1036,7 +1035,7 @@ def prop_threads(threads, big, cfg, lr_seed):
     before = call("get_num_threads", _sgdm.get_num_threads)
     assert isinstance(before, int) and before >= 1
     ok, err = outcome("set_num_threads", _sgdm.set_num_threads, threads)
-    valid = isinstance(threads, (int, np.integer)) and 1 <= int(threads) <= 64
+    valid = isinstance(threads, (int, np.integer)) and not isinstance(threads, bool) and 1 <= int(threads) <= 64
     if valid:
         assert ok, f"set_num_threads({threads}) raised {err!r}"
     now = call("get_num_threads", _sgdm.get_num_threads)

@@ -167,3 +167,35 @@ def test_native_kernel_refuses_aliasing_directly():
         k.step([p], [p], [m], 0.1)
     with pytest.raises(TypeError, match=r"params\[0\]"):
         k.step([np.zeros(3, np.int8)], [np.ones(3)], [m], 0.1)
+
+
+def _native_integer_calls():
+    from sgdm import _sgdm
+
+    lr = _sgdm.LrSchedule({"type": "constant", "value": 0.1})
+    batch = _sgdm.BatchSchedule({"type": "constant", "size": 4})
+    spe = np.array([3], dtype=np.int64)
+    return {
+        "step": lambda v: lr.value(v, 0),
+        "epoch": lambda v: lr.value(0, v),
+        "epoch (batch)": lambda v: batch.size(v),
+        "n_samples": lambda v: _sgdm.build_plan(v, 1, batch, lr),
+        "epochs": lambda v: _sgdm.build_plan(12, v, batch, lr),
+        "n_samples (batch of step)": lambda v: _sgdm.plan_batch_size_of_step(v, np.array([4], np.int64), spe),
+        "threads": lambda v: _sgdm.set_num_threads(v),
+    }
+
+
+@pytest.mark.parametrize("name", list(_native_integer_calls()))
+def test_native_integer_arguments_refuse_bools(name):
+    # bool is an int subclass: without the check True would silently become step 1 or 1 thread.
+    call = _native_integer_calls()[name]
+    threads = sgdm.get_num_threads()
+    try:
+        call(1 if name != "n_samples (batch of step)" else 12)  # the same value as an int is fine
+        with pytest.raises(TypeError, match="expected an integer, got a bool") as info:
+            call(True)
+        argument = name.split(" ")[0]
+        assert any(f"'{argument}'" in note for note in getattr(info.value, "__notes__", []))
+    finally:
+        sgdm.set_num_threads(threads)

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod args;
 mod errors;
 mod schedule;
 mod step;
@@ -17,8 +18,8 @@ fn get_num_threads() -> PyResult<usize> {
 
 /// Set the number of worker threads (>= 1) for large updates; results do not depend on it.
 #[pyfunction]
-fn set_num_threads(threads: usize) -> PyResult<()> {
-    sgdm_core::parallel::set_num_threads(threads).map_err(errors::to_py)
+fn set_num_threads(threads: args::Int<usize>) -> PyResult<()> {
+    sgdm_core::parallel::set_num_threads(threads.0).map_err(errors::to_py)
 }
 
 #[pymodule]

@@ -11,6 +11,7 @@ use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 
 use sgdm_core::{BatchSchedule as CoreBatch, LrSchedule as CoreLr, Plan, Unit};
 
+use crate::args::Int;
 use crate::errors::{to_py, SgdmError};
 
 /// Below this many clock values the GIL is kept.
@@ -301,9 +302,9 @@ impl LrSchedule {
     }
 
     /// The learning rate at global step `step` in epoch `epoch`.
-    fn value(&self, step: i64, epoch: i64) -> PyResult<f64> {
-        let t = check_scalar_clock("step", step)?;
-        let e = check_scalar_clock("epoch", epoch)?;
+    fn value(&self, step: Int<i64>, epoch: Int<i64>) -> PyResult<f64> {
+        let t = check_scalar_clock("step", step.0)?;
+        let e = check_scalar_clock("epoch", epoch.0)?;
         self.inner.check_ready().map_err(to_py)?;
         Ok(self.inner.value(t, e))
     }
@@ -353,8 +354,8 @@ impl BatchSchedule {
     }
 
     /// The batch size of epoch `epoch` (before capping at the dataset size).
-    fn size(&self, epoch: i64) -> PyResult<i64> {
-        let e = check_scalar_clock("epoch", epoch)?;
+    fn size(&self, epoch: Int<i64>) -> PyResult<i64> {
+        let e = check_scalar_clock("epoch", epoch.0)?;
         self.inner.check_ready().map_err(to_py)?;
         Ok(self.inner.size(e).min(i64::MAX as u64) as i64)
     }
@@ -376,11 +377,12 @@ impl BatchSchedule {
 #[pyfunction]
 fn build_plan<'py>(
     py: Python<'py>,
-    n_samples: i64,
-    epochs: i64,
+    n_samples: Int<i64>,
+    epochs: Int<i64>,
     batch: &BatchSchedule,
     lr: &LrSchedule,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let (n_samples, epochs) = (n_samples.0, epochs.0);
     let n = u64::try_from(n_samples)
         .map_err(|_| SgdmError::new_err(format!("n_samples = {n_samples} is invalid: expected an integer >= 1")))?;
     let e = u64::try_from(epochs)
@@ -421,14 +423,14 @@ fn plan_epoch_of_step<'py>(
 #[pyfunction]
 fn plan_batch_size_of_step<'py>(
     py: Python<'py>,
-    n_samples: i64,
+    n_samples: Int<i64>,
     batch_sizes: PyReadonlyArray1<'py, i64>,
     steps_per_epoch: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let b = slice(&batch_sizes, "batch_sizes")?;
     let s = slice(&steps_per_epoch, "steps_per_epoch")?;
     let out = py
-        .detach(|| sgdm_core::plan::batch_size_of_step(n_samples, b, s))
+        .detach(|| sgdm_core::plan::batch_size_of_step(n_samples.0, b, s))
         .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
 }
