@@ -117,3 +117,36 @@ def test_steps_and_sfo_to_target():
     assert set(history_columns(rows)) == set(hist)
     with pytest.raises(sgdm.SgdmError, match="target"):
         steps_to_target(hist, 0.0)
+
+
+# -- theory agreement (PAPER.md §6): guarantees can fail, the bound's floor cannot ---------------
+def _row(strategy, slope, floor):
+    return {"strategy": strategy, "slope_steps": slope, "floor_significant": floor}
+
+
+def test_agreement_counts_only_guarantees():
+    from sgdm.experiment import theory_agreement
+
+    rows = [_row("baseline", -1.5, False), _row("i", -0.4, True), _row("ii", -0.7, False),
+            _row("iii", -5.0, False)]
+    verdict = theory_agreement(rows)
+    assert verdict["agrees"]
+    kinds = {c["claim"]: c["kind"] for c in verdict["claims"]}
+    assert kinds["(iii) decays faster than (i)"] == "guarantee"
+    assert kinds["(ii) vanishes (no floor)"] == "guarantee"
+    assert kinds["(baseline) may keep a floor C·σ²/b"] == "bound"
+    assert verdict["summary"].startswith("The measured order agrees with the theory's guarantees (4 of 4).")
+    assert "floor the bound allows shows for (i)" in verdict["summary"]
+    assert "No floor for (baseline), as an upper bound allows" in verdict["summary"]
+
+
+def test_agreement_reports_a_broken_guarantee():
+    from sgdm.experiment import theory_agreement
+
+    verdict = theory_agreement([_row("i", -0.4, False), _row("ii", -0.7, True), _row("iii", -0.5, False)])
+    assert not verdict["agrees"]
+    broken = [c["claim"] for c in verdict["claims"] if not c["holds"]]
+    assert broken == ["(iii) decays faster than (ii)", "(ii) vanishes (no floor)"]
+    assert "on 2 of 4 guarantees; not on: (iii) decays faster than (ii); (ii) vanishes" in verdict["summary"]
+    assert theory_agreement([_row("baseline", -1.0, True)])["summary"].startswith("No guarantee")
+    assert not theory_agreement([_row("baseline", -1.0, True)])["agrees"]

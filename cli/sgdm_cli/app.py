@@ -452,7 +452,8 @@ def compare(
     The table shows, per strategy, the theory's order and whether it vanishes, the condition
     checks, final and minimum ‖∇f‖², the decay slopes against steps and SFO with their spread
     over seeds, the floor, steps and SFO to --target, test accuracy and time; then whether the
-    measured order agrees with the theory's hierarchy.
+    measured order agrees with the theory's guarantees, and where the floor its bound allows
+    (baseline, i) shows.
     """
     _check_outputs(out, plot)
     names = [_check_strategy(s.strip()) for s in strategies_.split(",") if s.strip()]
