@@ -94,6 +94,25 @@ def test_run_ids_are_stable_across_processes():
     assert sweep.run_id({"a": 1}) != sweep.run_id({"a": 1.5})
 
 
+def test_sweep_run_ids_are_pinned():
+    # Literals computed before run ids moved into sgdm.experiment: tables written by earlier
+    # versions keep their ids, so --resume still recognises their runs.
+    assert sweep.expand({"sweep": {"epochs": 3}, "grid": {"strategy": ["iii"]}}).runs[0].run_id == "e14669581641"
+    mlp_defaults = {"sweep": {"epochs": 30, "problem": "mlp"},
+                    "grid": {"strategy": ["ii", "warmup"], "variant": ["shb", "nshb"]}}
+    assert [r.run_id for r in sweep.expand(mlp_defaults)] == [
+        "4035502558f2", "6f317632844e", "9a86592e5851", "f3275040b6c1"]
+    everything = {"sweep": {"epochs": 20, "problem": "mlp", "hidden": [16, 8], "dataset": "synthetic",
+                            "n_samples": 500, "test_size": 0.25, "l2": 1e-4, "weight_decay": 0.01,
+                            "record_every": 2, "nesterov": True, "dtype": "float32", "lr_family": "poly",
+                            "power": 3.0, "lr_min": 0.01, "lr_max": 0.3, "init_lr": 0.05, "seed": 4,
+                            "data_seed": 1},
+                  "grid": {"strategy": ["baseline", "i", "ii", "iii", "warmup"]}}
+    assert {r.settings["strategy"]: r.run_id for r in sweep.expand(everything)} == {
+        "baseline": "6bc293ad8a23", "i": "c2fb4eca344e", "ii": "3dc8abd3678e", "iii": "c18a2f705d44",
+        "warmup": "42cd96adb52c"}
+
+
 def test_settings_that_do_not_apply_are_dropped_not_duplicated():
     exp = sweep.expand({"sweep": {"epochs": 10, "problem": "mlp", "hidden": 16},
                         "grid": {"strategy": ["i", "ii", "warmup"], "lr_family": ["cosine", "linear"],
