@@ -170,6 +170,18 @@ def test_sweep_and_compare_give_a_run_the_same_id(tmp_path, monkeypatch):
     assert [r.run_id for r in sweep.expand(grid)] == [r.spec.run_id for r in sweep.expand(grid)]
 
 
+def test_report_keeps_a_default_listed_in_the_grid_apart(tmp_path):
+    # lr_min = 0.0 is the default, so that run has no lr_min column; it is still its own setting.
+    grid = {"sweep": {"epochs": 2}, "grid": {"strategy": ["warmup"], "lr_min": [0.0, 0.01]}}
+    runs = sweep.expand(grid).runs
+    assert "lr_min" not in runs[0].settings
+    assert runs[0].run_id == sweep.expand({"sweep": {"epochs": 2}, "grid": {"strategy": ["warmup"]}}).runs[0].run_id
+    sweep.run_sweep(grid, tmp_path / "r.jsonl")
+    rep = sweep.report(tmp_path / "r.jsonl")
+    assert rep["varying"] == ["lr_min"]
+    assert [r["group"] for r in rep["settings"]] == ["warmup", "warmup lr_min=0.01"]
+
+
 def test_settings_that_do_not_apply_are_dropped_not_duplicated():
     exp = sweep.expand({"sweep": {"epochs": 10, "problem": "mlp", "hidden": 16},
                         "grid": {"strategy": ["i", "ii", "warmup"], "lr_family": ["cosine", "linear"],

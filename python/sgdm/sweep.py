@@ -737,17 +737,20 @@ def report(results: str | os.PathLike, target: float | None = None) -> dict[str,
     if not (isinstance(target, (int, float)) and target > 0):
         raise SgdmError(f"target = {target!r} is invalid: expected a number > 0")
     all_settings = [_settings_of(rows[0]) for rows in runs.values()]
-    def varies(group: Sequence[Mapping[str, Any]], k: str) -> bool:
-        # Present for some strategies only (lr_max, ...) is not varying; two values are.
-        return len({json.dumps(s[k]) for s in group if s.get(k) is not None}) > 1
+    def values(group: Sequence[Mapping[str, Any]], k: str) -> set[str]:
+        return {json.dumps(s.get(k)) for s in group}
 
-    varying = [k for k in KEYS if varies(all_settings, k)]
-    # A setting's label shows what varies among the runs of its strategy (not the seed).
+    # A setting's label shows what varies among the runs of its strategy (not the seed). There
+    # an absent setting is a value too: its default (lr_min, test_size, ... are recorded only
+    # when they differ from it), or not applicable because another setting varies.
     by_strategy: dict[str, list[dict[str, Any]]] = {}
     for s in all_settings:
         by_strategy.setdefault(s.get("strategy"), []).append(s)
-    varying_in = {name: [k for k in KEYS if k != "seed" and varies(group, k)]
+    varying_in = {name: [k for k in KEYS if k != "seed" and len(values(group, k)) > 1]
                   for name, group in by_strategy.items()}
+    # Across strategies, present for some only (lr_max, ...) is not varying; two values are.
+    varying = [k for k in KEYS if len(values(all_settings, k) - {"null"}) > 1
+               or any(k in keys for keys in varying_in.values())]
     results_list = [_result_of(rows, target) for rows in runs.values()]
     labels = {}
     for rid, s in zip(runs, all_settings):
