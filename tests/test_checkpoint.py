@@ -141,6 +141,17 @@ def test_cli_compare_killed_then_resumed_keeps_finished_runs(tmp_path):
     assert [r["seeds"] for r in table["strategies"]] == [3, 3]
 
 
+def test_cli_compare_resume_recognises_a_default_written_out(tmp_path):
+    out = tmp_path / "cmp.jsonl"
+    args = ["compare", "--strategies", "ii", "--seeds", "1", "--jobs", "1", "--epochs", "3", "--out", str(out)]
+    assert _sgdm(*args).returncode == 0
+    before = read_records(out)
+    # --init-lr 0.1 is the default: the same run, kept as it is (not run again: same wall times).
+    result = _sgdm(*args, "--init-lr", "0.1", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert read_records(out) == before
+
+
 def test_finished_run_with_nan_rows_is_read_back():
     # JSON lines store NaN/Inf as null; a diverged run read back must summarise, not crash.
     from sgdm import experiment

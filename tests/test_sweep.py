@@ -14,8 +14,12 @@ import time
 
 import pytest
 
+from dataclasses import replace
+
 from sgdm import SgdmError, sweep
 from sgdm.engine import ROW_KEYS
+from sgdm.experiment import RunSpec, effective_settings, settings_id
+from sgdm.records import read_records
 
 typer_testing = pytest.importorskip("typer.testing")
 from sgdm_cli.app import app  # noqa: E402
@@ -92,6 +96,90 @@ def test_run_ids_are_stable_across_processes():
     assert out.stdout.strip() == run.run_id
     assert sweep.run_id({"b": 1.0, "a": "x"}) == sweep.run_id({"a": "x", "b": 1.0})
     assert sweep.run_id({"a": 1}) != sweep.run_id({"a": 1.5})
+
+
+def test_sweep_run_ids_are_pinned():
+    # Literals computed before run ids moved into sgdm.experiment: tables written by earlier
+    # versions keep their ids, so --resume still recognises their runs.
+    assert sweep.expand({"sweep": {"epochs": 3}, "grid": {"strategy": ["iii"]}}).runs[0].run_id == "e14669581641"
+    mlp_defaults = {"sweep": {"epochs": 30, "problem": "mlp"},
+                    "grid": {"strategy": ["ii", "warmup"], "variant": ["shb", "nshb"]}}
+    assert [r.run_id for r in sweep.expand(mlp_defaults)] == [
+        "4035502558f2", "6f317632844e", "9a86592e5851", "f3275040b6c1"]
+    everything = {"sweep": {"epochs": 20, "problem": "mlp", "hidden": [16, 8], "dataset": "synthetic",
+                            "n_samples": 500, "test_size": 0.25, "l2": 1e-4, "weight_decay": 0.01,
+                            "record_every": 2, "nesterov": True, "dtype": "float32", "lr_family": "poly",
+                            "power": 3.0, "lr_min": 0.01, "lr_max": 0.3, "init_lr": 0.05, "seed": 4,
+                            "data_seed": 1},
+                  "grid": {"strategy": ["baseline", "i", "ii", "iii", "warmup"]}}
+    assert {r.settings["strategy"]: r.run_id for r in sweep.expand(everything)} == {
+        "baseline": "6bc293ad8a23", "i": "c2fb4eca344e", "ii": "3dc8abd3678e", "iii": "c18a2f705d44",
+        "warmup": "42cd96adb52c"}
+
+
+def test_run_id_is_the_id_of_the_effective_settings(tmp_path):
+    base = RunSpec(strategy="warmup", epochs=30, problem="mlp")
+    assert base.run_id == settings_id(effective_settings(base))
+    # A default written out or left implicit is the same run; so are an alias and 1 for 1.0.
+    same = [
+        replace(base, strategy="incr-bs-warmup-lr"),
+        replace(base, overrides={"init_lr": 0.1, "momentum": 0.9, "lr_max": 0.5, "init_bs": 8,
+                                 "bs_growth_rate": 2, "incr_interval": 3, "warmup_epochs": 3,
+                                 "after_warmup": "cosine", "lr_min": 0.0, "variant": "nshb"}),
+        replace(base, problem_options={"l2": 0, "hidden": 64, "activation": "relu"}),
+        replace(base, dataset_options={"test_size": 0.2}),
+        replace(base, backend="auto", dtype="float64", record_every=1, weight_decay=0),
+        RunSpec.from_dict(json.loads(json.dumps(base.to_dict()))),
+    ]
+    assert {s.run_id for s in same} == {base.run_id}
+    # Settings that do not apply to the run do not change it either.
+    logreg = RunSpec(strategy="ii", epochs=30)
+    assert replace(logreg, problem_options={"hidden": (16,), "activation": "tanh"},
+                   dataset_options={"n_samples": 500}, overrides={"lr_max": 2.0, "power": 3.0}
+                   ).run_id == logreg.run_id
+    # Every setting that does apply does.
+    different = [replace(base, overrides={"init_lr": 0.2}), replace(base, overrides={"lr_min": 0.01}),
+                 replace(base, problem_options={"hidden": (32,)}), replace(base, problem_options={"l2": 1e-4}),
+                 replace(base, problem_options={"multinomial": True}),
+                 replace(base, dataset_options={"test_size": 0.3}), replace(base, dtype="float32"),
+                 replace(base, seed=1), replace(base, problem="logreg")]
+    assert len({s.run_id for s in different} | {base.run_id}) == len(different) + 1
+    # A config file: its contents identify the run, not its path; the strategy field is unused.
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text(json.dumps({"epochs": 30, "init_bs": 8, "bs_method": "constant",
+                                                 "init_lr": 0.1, "lr_method": "constant",
+                                                 "optimizer": "nshb", "init_beta": 0.9}))
+    a = RunSpec(config=str(tmp_path / "a.json"))
+    assert "strategy" not in effective_settings(a) and "config" in effective_settings(a)
+    assert replace(a, config=str(tmp_path / "b.json"), strategy="ii").run_id == a.run_id
+    assert replace(a, overrides={"momentum": 0.8}).run_id != a.run_id
+    (tmp_path / "b.json").write_text((tmp_path / "a.json").read_text().replace("0.1", "0.2"))
+    assert replace(a, config=str(tmp_path / "b.json")).run_id != a.run_id
+
+
+def test_sweep_and_compare_give_a_run_the_same_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # The command line writes its defaults out (test size, l2, hidden); the grid leaves them out.
+    result = invoke("compare", "--strategies", "ii,warmup", "--seeds", "2", "--jobs", "1", "--epochs", "2",
+                    "--problem", "mlp", "--hidden", "16", "--init-lr", "0.1", "--out", "c.jsonl", "--json")
+    assert result.exit_code == 0, result.stderr
+    compared = list(dict.fromkeys(r["run_id"] for r in read_records(tmp_path / "c.jsonl")))
+    grid = {"sweep": {"epochs": 2, "problem": "mlp", "hidden": 16},
+            "grid": {"strategy": ["ii", "warmup"], "seed": [0, 1]}}
+    assert compared == [r.run_id for r in sweep.expand(grid)]
+    assert [r.run_id for r in sweep.expand(grid)] == [r.spec.run_id for r in sweep.expand(grid)]
+
+
+def test_report_keeps_a_default_listed_in_the_grid_apart(tmp_path):
+    # lr_min = 0.0 is the default, so that run has no lr_min column; it is still its own setting.
+    grid = {"sweep": {"epochs": 2}, "grid": {"strategy": ["warmup"], "lr_min": [0.0, 0.01]}}
+    runs = sweep.expand(grid).runs
+    assert "lr_min" not in runs[0].settings
+    assert runs[0].run_id == sweep.expand({"sweep": {"epochs": 2}, "grid": {"strategy": ["warmup"]}}).runs[0].run_id
+    sweep.run_sweep(grid, tmp_path / "r.jsonl")
+    rep = sweep.report(tmp_path / "r.jsonl")
+    assert rep["varying"] == ["lr_min"]
+    assert [r["group"] for r in rep["settings"]] == ["warmup", "warmup lr_min=0.01"]
 
 
 def test_settings_that_do_not_apply_are_dropped_not_duplicated():

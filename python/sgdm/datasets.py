@@ -83,6 +83,10 @@ FILE_FORMATS: dict[str, str] = {
 _FORMATS = ("npz", "svmlight", "csv")
 _COMPRESSED = (".gz", ".bz2")
 _LABEL_NAMES = ("label", "y", "target", "class")
+#: The held-out fraction when none is given.
+TEST_SIZE = 0.2
+#: The size of the ``synthetic`` data set when none is given.
+SYNTHETIC_SIZE = {"n_samples": 100_000, "n_features": 200, "n_classes": 2}
 INSTALL_HINT = "pip install 'sgdm-cli[datasets]' (or: pip install scikit-learn)"
 MAX_DENSE_BYTES = 4 * 1024**3
 
@@ -450,9 +454,9 @@ def _load_builtin(name: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
         return b.data, b.target, list(b.feature_names)
     skd = _sklearn_datasets(f"the built-in data set {name!r}")
     # synthetic
-    n_samples = _pos_int(opts.pop("n_samples", None), "n_samples", 100_000, 2)
-    n_features = _pos_int(opts.pop("n_features", None), "n_features", 200, 1)
-    n_classes = _pos_int(opts.pop("n_classes", None), "n_classes", 2, 2)
+    n_samples = _pos_int(opts.pop("n_samples", None), "n_samples", SYNTHETIC_SIZE["n_samples"], 2)
+    n_features = _pos_int(opts.pop("n_features", None), "n_features", SYNTHETIC_SIZE["n_features"], 1)
+    n_classes = _pos_int(opts.pop("n_classes", None), "n_classes", SYNTHETIC_SIZE["n_classes"], 2)
     need = math.ceil(math.log2(n_classes))
     n_informative = min(n_features, max(n_features // 4, need + 1))
     clusters = 2 if 2 * n_classes <= 2**n_informative else 1
@@ -698,7 +702,7 @@ def load_dataset(
     name_or_path: str | os.PathLike = "digits",
     *,
     seed: int = 0,
-    test_size: float = 0.2,
+    test_size: float = TEST_SIZE,
     standardize: bool = True,
     n_samples: int | None = None,
     n_features: int | None = None,

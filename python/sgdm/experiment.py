@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ from . import checkpoint
 from . import config as run_config
 from . import rates, strategies
 from ._sgdm import SgdmError
-from .datasets import Dataset, load_dataset
+from .datasets import FILE_FORMATS, SYNTHETIC_SIZE, TEST_SIZE, Dataset, load_dataset
 from .engine import ROW_KEYS, History, train
 from .problems import make_problem
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RunSpec",
     "RunResult",
+    "SETTINGS",
+    "effective_settings",
     "resolve",
     "run",
     "run_many",
@@ -57,6 +60,25 @@ FLOOR_NOT_GUARANTEED = {
     "baseline": "σ² → 0 when the model fits every training example (e.g. separable data)",
     "i": "the decaying learning rate anneals the gradient noise away, or σ² → 0 at the optimum",
 }
+
+_STR, _INT, _FLOAT, _BOOL = "a string", "an integer", "a number", "true or false"
+#: Every run setting in one flat vocabulary (a sweep's grid keys, what run ids are made of), with
+#: the kind of value it takes, in table-column order.
+SETTINGS: dict[str, str] = {
+    "strategy": _STR, "problem": _STR, "dataset": _STR, "epochs": _INT, "seed": _INT,
+    "data_seed": _INT,
+    "variant": _STR, "lr_family": _STR, "after_warmup": _STR, "init_lr": _FLOAT, "lr_max": _FLOAT,
+    "lr_min": _FLOAT, "power": _FLOAT, "momentum": _FLOAT, "init_bs": _INT, "bs_growth_rate": _FLOAT,
+    "bs_max": _INT, "incr_interval": _INT, "warmup_epochs": _INT, "warmup_interval": _INT,
+    "hidden": "an integer or a list of integers", "activation": _STR, "l2": _FLOAT,
+    "n_samples": _INT, "n_features": _INT, "n_classes": _INT, "test_size": _FLOAT,
+    "label_column": "a string or an integer",
+    "backend": _STR, "dtype": _STR, "nesterov": _BOOL, "weight_decay": _FLOAT, "record_every": _INT,
+}
+#: The MLP's settings, with its defaults (those of :class:`sgdm.problems.MLP`).
+MLP_DEFAULTS: dict[str, Any] = {"hidden": [64], "activation": "relu"}
+#: The data set's settings (:func:`sgdm.datasets.load_dataset`'s options).
+DATASET_SETTINGS = ("n_samples", "n_features", "n_classes", "test_size", "label_column")
 
 
 @dataclass(frozen=True)
@@ -110,18 +132,120 @@ class RunSpec:
             d["problem_options"] = dict(d["problem_options"], hidden=tuple(d["problem_options"]["hidden"]))
         return cls(**d)
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "RunSpec":
+        """The spec of flat settings in the vocabulary of :data:`SETTINGS` (a sweep's run)."""
+        def given(keys: Iterable[str]) -> dict[str, Any]:
+            return {k: settings[k] for k in keys if k in settings}
+
+        problem_options = given(("l2", *MLP_DEFAULTS))
+        if "hidden" in problem_options:
+            problem_options["hidden"] = tuple(problem_options["hidden"])
+        return cls(**given(f.name for f in fields(cls) if f.name in SETTINGS),
+                   overrides=given(sorted(strategies._OVERRIDES)), problem_options=problem_options,
+                   dataset_options=given(DATASET_SETTINGS))
+
     @property
     def run_id(self) -> str:
-        """A short stable id of the settings: the same run has the same id on any machine."""
-        return settings_id(self.to_dict())
+        """The stable id of the run: :func:`settings_id` of its :func:`effective_settings`, so the
+        same run has the same id on any machine, whether a default is written out or not, and
+        under ``sgdm compare`` and ``sgdm sweep`` alike."""
+        return settings_id(effective_settings(self))
 
 
 def settings_id(settings: Mapping[str, Any]) -> str:
-    """The stable id of a run's settings: 12 hex digits of the SHA-256 of their canonical JSON.
-    (``sgdm.sweep`` hashes its settings with every default resolved, so that a default written
-    out or left implicit gives the same run.)"""
+    """The stable id of a run's settings: 12 hex digits of the SHA-256 of their canonical JSON
+    (sorted keys, no spaces). Runs are identified by the id of their
+    :func:`effective_settings`, see :attr:`RunSpec.run_id`."""
     text = json.dumps(dict(settings), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+#: Settings every run has, with their defaults: the fields of RunSpec, and the model's l2.
+CORE_DEFAULTS: dict[str, Any] = {
+    **{f.name: f.default for f in fields(RunSpec) if f.name in SETTINGS}, "l2": 0.0}
+
+
+def applies(key: str, run: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether setting ``key`` changes the run whose core settings (:data:`CORE_DEFAULTS`) are
+    ``run`` and whose strategy resolved to ``params`` (:attr:`sgdm.strategies.Strategy.params`)."""
+    if key in CORE_DEFAULTS or key == "test_size":
+        return True
+    if key in MLP_DEFAULTS:
+        return run["problem"] == "mlp"
+    dataset = str(run["dataset"])
+    suffix = Path(dataset).suffix.lower()
+    if key in ("n_samples", "n_classes"):
+        return dataset == "synthetic"
+    if key == "n_features":
+        return dataset == "synthetic" or FILE_FORMATS.get(suffix) == "svmlight"
+    if key == "label_column":
+        return FILE_FORMATS.get(suffix) == "csv"
+    if key == "lr_min":
+        if run["strategy"] in ("i", "ii"):
+            return params.get("lr_family") == "cosine"
+        return run["strategy"] == "warmup" and params.get("after_warmup") == "cosine"
+    if key == "power":
+        return params.get("lr_family") == "poly"
+    return key in params  # the strategy's own settings: resolved by strategies.get
+
+
+def effective_settings(spec: RunSpec) -> dict[str, Any]:
+    """The settings of the run as it will use them, in :data:`SETTINGS` order: the identity
+    behind :attr:`RunSpec.run_id`, and a sweep's settings columns.
+
+    They are the core settings (:data:`CORE_DEFAULTS`, with the strategy's canonical name); the
+    strategy's resolved settings (:attr:`sgdm.strategies.Strategy.params`: η_0, β, b_0, δ, ...
+    defaults included); ``hidden`` and ``activation`` for the MLP (defaults included); and
+    ``lr_min``, ``power`` and the data set's options only where they apply and differ from their
+    default (sweep tables have always left them out when not given; keeping that keeps their
+    ids). So a default written out or left implicit is the same run, a setting that does not
+    apply (``hidden`` on ``logreg``, ``lr_max`` on ``ii``) is left out, and ``init_lr=1`` is
+    ``init_lr=1.0``. Model and data options outside :data:`SETTINGS` (such
+    as ``multinomial``) are kept as given. A ``config`` file replaces the strategy, its
+    settings and ``epochs``: ``config`` is then the SHA-256 of the file's contents (not its
+    path, so it is the same on any machine), with ``momentum`` / ``variant`` if given.
+
+    Raises SgdmError for strategy settings the run would reject, or an unreadable config file.
+    """
+    # l2 is a model option, not a field of RunSpec: problem_options brings it when given.
+    given = {**{k: getattr(spec, k, default) for k, default in CORE_DEFAULTS.items()},
+             **spec.overrides, **spec.problem_options, **spec.dataset_options}
+    params: dict[str, Any]
+    if spec.config:
+        params = {k: given[k] for k in ("variant", "momentum") if k in given}
+    else:
+        strategy = strategies.get(spec.strategy, epochs=spec.epochs, **dict(spec.overrides))
+        params = dict(strategy.params)
+        given["strategy"] = strategy.name  # the canonical name, not an alias
+    settings = {k: given[k] for k in CORE_DEFAULTS}
+    settings.update(params)
+    if given["problem"] == "mlp":
+        settings.update({k: given.get(k, default) for k, default in MLP_DEFAULTS.items()})
+        hidden = settings["hidden"]
+        settings["hidden"] = [hidden] if isinstance(hidden, int) else list(hidden)
+    implicit_defaults = {**strategies.DECAY_DEFAULTS, "test_size": TEST_SIZE,
+                         **(SYNTHETIC_SIZE if given["dataset"] == "synthetic" else {})}
+    for k in ("lr_min", "power", *DATASET_SETTINGS):
+        if k in given and applies(k, given, params) and given[k] != implicit_defaults.get(k):
+            settings[k] = given[k]
+    ordered = {k: settings[k] for k in SETTINGS if k in settings}
+    for k, v in ordered.items():
+        if SETTINGS[k] is _FLOAT and v is not None:
+            ordered[k] = float(v)  # so that 1 and 1.0 are one setting with one id
+    ordered.update({k: v for k, v in {**spec.problem_options, **spec.dataset_options}.items()
+                    if k not in SETTINGS})
+    if spec.config:
+        del ordered["strategy"], ordered["epochs"]
+        ordered["config"] = _file_digest(spec.config)
+    return ordered
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as err:
+        raise SgdmError(f"cannot read config {path}: {err.strerror or err}") from None
 
 
 @dataclass
@@ -326,8 +450,10 @@ def run_many(
 
 def result_rows(result: RunResult) -> list[dict[str, Any]]:
     """The history rows of a finished run, tagged with its id, strategy name and seed."""
+    if not result.history:
+        return []  # a failed run: its id may not even resolve (settings the strategy rejects)
     tag = {"run_id": result.spec.run_id, "strategy": result.spec.name, "seed": result.spec.seed}
-    return [dict(tag, **row) for row in result.history.rows] if result.history else []
+    return [dict(tag, **row) for row in result.history.rows]
 
 
 def result_from_rows(spec: RunSpec, rows: Sequence[Mapping[str, Any]], target: float | None) -> RunResult:

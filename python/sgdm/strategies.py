@@ -228,6 +228,10 @@ def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSch
     )
 
 
+#: Defaults of the decay settings that :attr:`Strategy.params` leaves out: the floor of cosine
+#: decays and the power of ``poly``.
+DECAY_DEFAULTS = {"lr_min": 0.0, "power": 2.0}
+
 _OVERRIDES = {
     "variant",
     "momentum",
@@ -301,13 +305,13 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
         raise SgdmError(f"variant = {variant!r} is invalid: expected 'shb' or 'nshb'")
     init_lr = _num("init_lr", o.pop("init_lr", 0.1 if variant == "nshb" else 0.01))
     lr_max = _num("lr_max", o.pop("lr_max", 5.0 * init_lr))
-    lr_min = _num("lr_min", o.pop("lr_min", 0.0))
+    lr_min = _num("lr_min", o.pop("lr_min", DECAY_DEFAULTS["lr_min"]))
     delta = _num("bs_growth_rate", o.pop("bs_growth_rate", 2.0))
     interval = _int("incr_interval", o.pop("incr_interval", stage_length(epochs)))
     w_default, wi_default = warmup_layout(epochs)
     warm_e = _int("warmup_epochs", o.pop("warmup_epochs", w_default))
     warm_i = _int("warmup_interval", o.pop("warmup_interval", wi_default))
-    power = _num("power", o.pop("power", 2.0))
+    power = _num("power", o.pop("power", DECAY_DEFAULTS["power"]))
     bs_max = o.pop("bs_max", None)
     family = o.pop("lr_family", "cosine")
     after = o.pop("after_warmup", "cosine")

@@ -36,17 +36,21 @@ that become identical are run once (the expansion reports how many were merged).
 applies to **no** run of the grid is an error (it is almost certainly a mistake), and so is a
 combination the strategy rejects (e.g. ``lr_family = "constant"`` with ``i``).
 
-**Run ids** are stable: the first 12 hex digits of the SHA-256 of the canonical JSON (sorted
-keys, no spaces) of the run's *effective* settings: the run's identity keys with their defaults
-filled in, the strategy's resolved settings (``Strategy.params``: η_0, β, b_0, δ, ... as the
-run will use them, defaults included) and the applicable model, data and engine settings. So
-a run has the same id on every machine and invocation, whether a default was written or not,
-and ``target`` (not a run setting) does not change it.
+**Run ids** are those of ``sgdm compare`` (:attr:`sgdm.experiment.RunSpec.run_id`): the first
+12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of the run's
+*effective* settings (:func:`sgdm.experiment.effective_settings`, also the settings columns):
+the core settings with their defaults filled in, the strategy's resolved settings
+(``Strategy.params``: η_0, β, b_0, δ, ... as the run will use them, defaults included), the
+MLP's ``hidden`` / ``activation``, and ``lr_min``, ``power`` and the data options where they
+apply and differ from their default. So a run has the same id on every machine and invocation,
+whether a default was written or not, in a sweep or a comparison, and ``target`` (not a run
+setting) does not change it.
 
 **The results table** has one row per run and recorded epoch: ``run_id``, the settings columns
-(those of :data:`KEYS` that any run of the sweep has; empty where a setting does not apply),
-``target``, then the history keys of :data:`sgdm.engine.ROW_KEYS`. Non-finite numbers are
-written as null (a diverged run has ``diverged = true``). It is written as runs finish:
+(those of :data:`KEYS` that any run of the sweep has; empty where a setting does not apply, and
+where ``lr_min``, ``power`` or a data option is at its default), ``target``, then the history
+keys of :data:`sgdm.engine.ROW_KEYS`. Non-finite numbers are written as null (a diverged run
+has ``diverged = true``). It is written as runs finish:
 
 - ``.jsonl``: the table itself is JSON lines; each finished run's rows are appended in one
   write, flushed and fsynced, so a killed process keeps every finished run. A reader ignores a
@@ -83,6 +87,7 @@ from . import experiment, strategies
 from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS
+from .experiment import _BOOL, _FLOAT, _INT, _STR
 from .records import RecordWriter, atomic_write, fsync_dir, json_safe, read_records, rewrite
 
 __all__ = [
@@ -100,27 +105,11 @@ __all__ = [
     "has_parquet",
 ]
 
-_STR, _INT, _FLOAT, _BOOL = "a string", "an integer", "a number", "true or false"
-#: Every key a grid accepts, with the kind of value it takes, in table-column order.
-KEYS: dict[str, str] = {
-    "strategy": _STR, "problem": _STR, "dataset": _STR, "epochs": _INT, "seed": _INT,
-    "data_seed": _INT,
-    "variant": _STR, "lr_family": _STR, "after_warmup": _STR, "init_lr": _FLOAT, "lr_max": _FLOAT,
-    "lr_min": _FLOAT, "power": _FLOAT, "momentum": _FLOAT, "init_bs": _INT, "bs_growth_rate": _FLOAT,
-    "bs_max": _INT, "incr_interval": _INT, "warmup_epochs": _INT, "warmup_interval": _INT,
-    "hidden": "an integer or a list of integers", "activation": _STR, "l2": _FLOAT,
-    "n_samples": _INT, "n_features": _INT, "n_classes": _INT, "test_size": _FLOAT,
-    "label_column": "a string or an integer",
-    "backend": _STR, "dtype": _STR, "nesterov": _BOOL, "weight_decay": _FLOAT, "record_every": _INT,
-}
+#: Every key a grid accepts (the run settings of :data:`sgdm.experiment.SETTINGS`), with the kind
+#: of value it takes, in table-column order.
+KEYS = experiment.SETTINGS
 #: Keys of the ``[sweep]`` table that are not run settings.
 SWEEP_ONLY = {"target": _FLOAT}
-#: Run keys every run has, with their defaults (those of :class:`sgdm.experiment.RunSpec`).
-CORE_DEFAULTS: dict[str, Any] = {
-    "strategy": "warmup", "problem": "logreg", "dataset": "digits", "epochs": 300, "seed": 0,
-    "data_seed": 0, "backend": "auto", "dtype": "float64", "nesterov": False,
-    "weight_decay": 0.0, "record_every": 1, "l2": 0.0,
-}
 _OVERRIDE_KEYS = sorted(strategies._OVERRIDES)
 _CHOICES = {
     "problem": ("logreg", "mlp"),
@@ -310,71 +299,23 @@ def load_grid(path: str | os.PathLike) -> Grid:
     return parse_grid(data, str(path))
 
 
-run_id = experiment.settings_id  # the id of a run's resolved settings
-
-def _applies(key: str, s: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    """Whether the given setting ``key`` changes the run with settings ``s``."""
-    if key in CORE_DEFAULTS or key in ("test_size",):
-        return True
-    if key in ("hidden", "activation"):
-        return s["problem"] == "mlp"
-    dataset = str(s["dataset"])
-    suffix = Path(dataset).suffix.lower()
-    if key in ("n_samples", "n_classes"):
-        return dataset == "synthetic"
-    if key == "n_features":
-        return dataset == "synthetic" or FILE_FORMATS.get(suffix) == "svmlight"
-    if key == "label_column":
-        return FILE_FORMATS.get(suffix) == "csv"
-    if key == "lr_min":
-        if s["strategy"] in ("i", "ii"):
-            return params.get("lr_family") == "cosine"
-        return s["strategy"] == "warmup" and params.get("after_warmup") == "cosine"
-    if key == "power":
-        return params.get("lr_family") == "poly"
-    return key in params  # the strategy's own settings: resolved by strategies.get
+run_id = experiment.settings_id  # the id of a run's effective settings
 
 
 def _build(combo: Mapping[str, Any]) -> tuple[SweepRun, set[str]]:
     """The run of one combination of settings, and the given keys that apply to it."""
-    s = dict(CORE_DEFAULTS)
-    s.update({k: v for k, v in combo.items() if k in CORE_DEFAULTS})
+    with_defaults = {**experiment.CORE_DEFAULTS, **combo}
     given_overrides = {k: v for k, v in combo.items() if k in strategies._OVERRIDES}
     try:
-        strat = strategies.get(s["strategy"], epochs=s["epochs"], **given_overrides)
+        params = strategies.get(with_defaults["strategy"], epochs=with_defaults["epochs"],
+                                **given_overrides).params
     except SgdmError as err:
         shown = ", ".join(f"{k}={v!r}" for k, v in combo.items())
         raise SgdmError(f"grid run ({shown}): {err}") from None
-    params = dict(strat.params)
-    applied = {k for k in combo if _applies(k, {**s, **combo}, params)}
-    settings: dict[str, Any] = dict(s)
-    # The strategy's effective settings (defaults filled in), then lr_min / power if they apply.
-    for k, v in params.items():
-        settings[k] = float(v) if KEYS.get(k) is _FLOAT and v is not None else v
-    for k in ("lr_min", "power"):
-        if k in applied:
-            settings[k] = combo[k]
-    if s["problem"] == "mlp":
-        settings["hidden"] = list(combo.get("hidden", [64]))
-        settings["activation"] = combo.get("activation", "relu")
-    for k in ("n_samples", "n_features", "n_classes", "test_size", "label_column"):
-        if k in applied:
-            settings[k] = combo[k]
-    overrides = {k: v for k, v in given_overrides.items() if k in applied}
-    problem_options: dict[str, Any] = {"l2": s["l2"]}
-    if s["problem"] == "mlp":
-        problem_options.update(hidden=tuple(settings["hidden"]), activation=settings["activation"])
-    dataset_options = {k: settings[k] for k in ("n_samples", "n_features", "n_classes", "test_size",
-                                                "label_column") if k in settings}
-    spec = experiment.RunSpec(
-        strategy=s["strategy"], epochs=s["epochs"], problem=s["problem"], dataset=s["dataset"],
-        seed=s["seed"], data_seed=s["data_seed"], overrides=overrides,
-        problem_options=problem_options, dataset_options=dataset_options, backend=s["backend"],
-        dtype=s["dtype"], nesterov=s["nesterov"], weight_decay=s["weight_decay"],
-        record_every=s["record_every"],
-    )
-    ordered = {k: settings[k] for k in KEYS if k in settings}
-    return SweepRun(run_id(ordered), ordered, spec), applied
+    applied = {k for k in combo if experiment.applies(k, with_defaults, params)}
+    spec = experiment.RunSpec.from_settings({k: v for k, v in combo.items() if k in applied})
+    settings = experiment.effective_settings(spec)
+    return SweepRun(run_id(settings), settings, spec), applied
 
 
 @dataclass
@@ -796,17 +737,20 @@ def report(results: str | os.PathLike, target: float | None = None) -> dict[str,
     if not (isinstance(target, (int, float)) and target > 0):
         raise SgdmError(f"target = {target!r} is invalid: expected a number > 0")
     all_settings = [_settings_of(rows[0]) for rows in runs.values()]
-    def varies(group: Sequence[Mapping[str, Any]], k: str) -> bool:
-        # Present for some strategies only (lr_max, ...) is not varying; two values are.
-        return len({json.dumps(s[k]) for s in group if s.get(k) is not None}) > 1
+    def values(group: Sequence[Mapping[str, Any]], k: str) -> set[str]:
+        return {json.dumps(s.get(k)) for s in group}
 
-    varying = [k for k in KEYS if varies(all_settings, k)]
-    # A setting's label shows what varies among the runs of its strategy (not the seed).
+    # A setting's label shows what varies among the runs of its strategy (not the seed). There
+    # an absent setting is a value too: its default (lr_min, test_size, ... are recorded only
+    # when they differ from it), or not applicable because another setting varies.
     by_strategy: dict[str, list[dict[str, Any]]] = {}
     for s in all_settings:
         by_strategy.setdefault(s.get("strategy"), []).append(s)
-    varying_in = {name: [k for k in KEYS if k != "seed" and varies(group, k)]
+    varying_in = {name: [k for k in KEYS if k != "seed" and len(values(group, k)) > 1]
                   for name, group in by_strategy.items()}
+    # Across strategies, present for some only (lr_max, ...) is not varying; two values are.
+    varying = [k for k in KEYS if len(values(all_settings, k) - {"null"}) > 1
+               or any(k in keys for keys in varying_in.values())]
     results_list = [_result_of(rows, target) for rows in runs.values()]
     labels = {}
     for rid, s in zip(runs, all_settings):
