@@ -478,6 +478,31 @@ def test_dask_cluster_gives_the_same_table(tmp_path, dask_cluster, local_table):
 
 
 @pytest.mark.dask
+def test_cli_local_cluster_starts_and_closes_its_workers(tmp_path, local_table):
+    pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps(SMALL))
+    out = tmp_path / "r.jsonl"
+    result = invoke("sweep", grid, "--cluster", "local:2", "--out", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "a local Dask cluster (2 workers)" in result.stderr
+    assert json.loads(result.stdout)["finished"] == 4
+    assert drop_time(sweep.read_results(out)) == drop_time(local_table[1])
+    # The cluster the command started is gone with it: no worker or nanny process left behind.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, [p.cmdline() for p in left]
+
+
+@pytest.mark.dask
 def test_a_worker_killed_mid_sweep_loses_no_finished_run(tmp_path, dask_cluster):
     from sgdm.executor import DaskExecutor
 
