@@ -16,6 +16,14 @@ def _good_grads():
     return [np.ones(3), np.ones((2, 2))]
 
 
+def _unaligned(n, dtype=np.float64):
+    """n elements of ``dtype`` starting one byte into a buffer: valid NumPy, not aligned."""
+    item = np.dtype(dtype).itemsize
+    a = np.zeros(n * item + 1, np.uint8)[1:].view(dtype)
+    assert not a.flags.aligned
+    return a
+
+
 @pytest.mark.parametrize(
     "params, exc, match",
     [
@@ -25,6 +33,7 @@ def _good_grads():
         ([np.zeros(3, np.complex128)], TypeError, r"params\[0\] has dtype complex128"),
         ([np.zeros(3), [1.0, 2.0]], TypeError, r"params\[1\] must be a numpy.ndarray"),
         ([np.zeros((4, 4))[:, 1]], sgdm.SgdmError, r"params\[0\] is not contiguous"),
+        ([np.zeros(2), _unaligned(3, np.float32)], sgdm.SgdmError, r"params\[1\] is not aligned"),
         (None, TypeError, "params must be a list"),
     ],
 )
@@ -82,6 +91,7 @@ def _bad_grads():
         ("wrong shape", [np.ones(3), np.ones((4,))], sgdm.SgdmError,
          r"grads\[1\] has shape \(4,\), but params\[1\] has shape \(2, 2\)"),
         ("non-contiguous", [np.ones(6)[::2], good[1]], sgdm.SgdmError, r"grads\[0\] is not contiguous"),
+        ("unaligned", [_unaligned(3), good[1]], sgdm.SgdmError, r"grads\[0\] is not aligned"),
         ("other memory order", [good[0], np.asfortranarray(np.arange(4.0).reshape(2, 2))],
          sgdm.SgdmError, r"grads\[1\] has strides"),
     ]

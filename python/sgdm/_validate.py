@@ -63,6 +63,8 @@ class ArrayKind:
     may_share_memory: Callable[[Any, Any], bool]
     writeable: Callable[[Any], bool]
     all_finite: Callable[[Any], bool]
+    #: whether every element is aligned to its size (the native kernel reads Rust slices)
+    aligned: Callable[[Any], bool] = lambda a: True
     #: extra words for an array of the wrong library (e.g. a NumPy gradient on the GPU)
     wrong_type_hint: Callable[[Any], str] = lambda a: ""
 
@@ -77,6 +79,7 @@ NUMPY = ArrayKind(
     may_share_memory=np.may_share_memory,
     writeable=lambda a: a.flags.writeable,
     all_finite=lambda a: bool(np.isfinite(a).all()),
+    aligned=lambda a: a.flags.aligned,
 )
 
 
@@ -90,6 +93,14 @@ def _check_array(a: Any, what: str, kind: ArrayKind = NUMPY) -> Any:
         raise TypeError(f"{what} has dtype {a.dtype}; expected float32 or float64")
     if not (a.flags.c_contiguous or a.flags.f_contiguous):
         raise SgdmError(f"{what} is not contiguous; pass {kind.module}.ascontiguousarray(...)")
+    if not kind.aligned(a):
+        # The Rust backend cannot read it, so neither backend accepts it: the same inputs work
+        # or fail on both.
+        raise SgdmError(
+            f"{what} is not aligned: its elements do not start at a multiple of their size (a "
+            f"view at an odd byte offset?); keep it in an aligned array, e.g. "
+            f"{kind.module}.require(a, requirements='A')"
+        )
     return a
 
 

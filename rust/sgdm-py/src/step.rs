@@ -98,11 +98,21 @@ fn as_untyped<'a, 'py>(
     })
 }
 
-fn is_writeable(array: &Bound<'_, PyUntypedArray>) -> bool {
+fn has_flag(array: &Bound<'_, PyUntypedArray>, flag: std::ffi::c_int) -> bool {
     // SAFETY: `array` is a live ndarray (the cast succeeded and we hold a reference), so its
     // PyArrayObject header is valid to read while we hold the GIL.
     let flags = unsafe { (*array.as_array_ptr()).fields.flags };
-    flags & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0
+    flags & flag != 0
+}
+
+fn is_writeable(array: &Bound<'_, PyUntypedArray>) -> bool {
+    has_flag(array, numpy::npyffi::NPY_ARRAY_WRITEABLE)
+}
+
+/// Whether every element sits at an address that is a multiple of its size (NumPy's flag), as
+/// a Rust slice requires; views at an odd byte offset of a raw buffer are not.
+fn is_aligned(array: &Bound<'_, PyUntypedArray>) -> bool {
+    has_flag(array, numpy::npyffi::NPY_ARRAY_ALIGNED)
 }
 
 impl<T: numpy::Element> Triple<'_, T> {
@@ -196,6 +206,14 @@ fn check_triple<'py, T: numpy::Element>(
             return Err(SgdmError::new_err(format!(
                 "{} is not contiguous; pass numpy.ascontiguousarray(...) (parameters must be \
                  contiguous to be updated in place)",
+                role.name(index)
+            )));
+        }
+        if !is_aligned(array) {
+            return Err(SgdmError::new_err(format!(
+                "{} is not aligned: its elements do not start at a multiple of their size (a view \
+                 at an odd byte offset?); keep it in an aligned array, e.g. numpy.require(a, \
+                 requirements='A')",
                 role.name(index)
             )));
         }
@@ -303,6 +321,8 @@ fn tensors<'a, T: numpy::Element>(group: &'a [Triple<'_, T>]) -> PyResult<Vec<Te
         .iter()
         .map(|t| {
             let index = t.index;
+            // Unreachable after `check_triple` (contiguity and alignment are checked there),
+            // kept as an error rather than a panic.
             let unusable = |_| {
                 SgdmError::new_err(format!(
                     "params[{index}] or its gradient is not aligned and contiguous"
