@@ -5,7 +5,7 @@ import math
 import pytest
 
 import sgdm
-from sgdm.records import RecordWriter, read_records, record_format, rewrite
+from sgdm.records import RecordWriter, lock_for_writing, read_records, record_format, rewrite
 
 ROWS = [{"epoch": 0, "lr": 0.1, "grad_norm_sq": 1.5, "diverged": False, "name": "a"},
         {"epoch": 1, "lr": 0.05, "grad_norm_sq": math.inf, "diverged": True, "name": "b,c"}]
@@ -65,3 +65,38 @@ def test_corruption_in_the_middle_is_an_error(tmp_path):
 def test_unknown_extension_is_refused(tmp_path):
     with pytest.raises(sgdm.SgdmError, match=".jsonl or .csv"):
         record_format(tmp_path / "h.parquet")
+
+
+def test_lock_for_writing_refuses_a_second_writer_and_cleans_up(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.jsonl"
+    lock = tmp_path / "r.jsonl.lock"
+    with lock_for_writing(out):
+        assert lock.read_text().strip() == str(os.getpid())
+        # Another process (and another open of the file in this one) is refused, naming us.
+        code = f"from sgdm.records import lock_for_writing\nwith lock_for_writing({str(out)!r}): pass"
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert other.returncode != 0
+        assert f"is being written by another process (pid {os.getpid()})" in other.stderr
+        with pytest.raises(sgdm.SgdmError, match="another process"):
+            with lock_for_writing(out):
+                pass
+    assert not lock.exists()
+    with lock_for_writing(out):  # free again
+        pass
+
+
+def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.jsonl"
+    code = (f"import os\nfrom sgdm.records import lock_for_writing\n"
+            f"with lock_for_writing({str(out)!r}): os._exit(9)")  # dies holding the lock
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert (tmp_path / "r.jsonl.lock").exists()
+    with lock_for_writing(out):  # the kernel released the dead process's lock
+        pass

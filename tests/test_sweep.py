@@ -448,6 +448,26 @@ seed = [0, 1, 2]
         assert runs[rid] == kept  # finished runs kept as they were (wall times included)
 
 
+def test_a_table_being_written_is_refused_to_a_second_sweep(tmp_path):
+    from sgdm.records import lock_for_writing
+
+    out = tmp_path / "r.jsonl"
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps(SMALL))
+    with lock_for_writing(out):  # as if another `sgdm sweep` were writing it
+        with pytest.raises(SgdmError, match="is being written by another process"):
+            sweep.run_sweep(SMALL, out, resume=True)
+        result = invoke("sweep", grid, "--out", out, "--resume")
+        assert result.exit_code == 2 and "is being written by another process" in result.stderr
+        result = invoke("compare", "--strategies", "ii", "--seeds", "1", "--epochs", "2", "--out", out)
+        assert result.exit_code == 2 and "is being written by another process" in result.stderr
+        result = invoke("run", "--strategy", "ii", "--epochs", "2", "--out", out)
+        assert result.exit_code == 2 and "is being written by another process" in result.stderr
+    assert not out.exists()
+    assert sweep.run_sweep(SMALL, out).finished == 4  # and free once the writer is done
+    assert not (tmp_path / "r.jsonl.lock").exists()
+
+
 # ------------------------------------------------------------------------------------ Dask
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -23,7 +24,7 @@ from sgdm.datasets import DATASETS
 from sgdm.problems import PROBLEMS
 
 from sgdm.executor import make_executor
-from sgdm.records import RecordWriter, read_records, record_format, rewrite
+from sgdm.records import RecordWriter, lock_for_writing, read_records, record_format, rewrite
 
 from . import options as opt
 from .plot import save_figure
@@ -342,33 +343,36 @@ def run(
     )
     if state is not None:
         console_err.print(f"  resuming from {resume} at epoch {state['epoch']}", highlight=False)
-    writer = None
-    if out is not None:
-        # Crash-safe: one fsynced line per epoch; a resumed run first rewrites the rows it keeps.
-        if state is not None:
-            rewrite(out, state["rows"])
-        writer = RecordWriter(out, append=state is not None)
-    try:
-        with _progress() as progress:
-            task = progress.add_task(spec.name, total=resolved.plan.epochs, status="")
+    # One writer per file: two runs writing the same --out would interleave their rows.
+    with ExitStack() as held:
+        writer = None
+        if out is not None:
+            held.enter_context(lock_for_writing(out))
+            # Crash-safe: one fsynced line per epoch; a resumed run first rewrites the rows it keeps.
+            if state is not None:
+                rewrite(out, state["rows"])
+            writer = RecordWriter(out, append=state is not None)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(spec.name, total=resolved.plan.epochs, status="")
 
-            def tick(done: int, row: Mapping[str, Any] | None) -> None:
-                status = f"‖∇f‖² {row['grad_norm_sq']:.3e}" if row else ""
-                progress.update(task, completed=done, status=status)
-                if writer is not None and row is not None:
-                    writer.write(row)
+                def tick(done: int, row: Mapping[str, Any] | None) -> None:
+                    status = f"‖∇f‖² {row['grad_norm_sq']:.3e}" if row else ""
+                    progress.update(task, completed=done, status=status)
+                    if writer is not None and row is not None:
+                        writer.write(row)
 
-            history = experiment.run(spec, dataset=data, callback=tick, checkpoint_dir=checkpoint,
-                                     checkpoint_every=checkpoint_every if checkpoint else 0, resume=state)
-    except KeyboardInterrupt:
-        where = [f"the history so far is in {out}"] if out else []
-        if checkpoint is not None and sgdm.checkpoint.exists(checkpoint):
-            where.append(f"continue with: sgdm run --resume {checkpoint}")
-        console_err.print("[yellow]interrupted[/yellow]" + (": " + "; ".join(where) if where else ""), highlight=False)
-        raise typer.Exit(130) from None
-    finally:
-        if writer is not None:
-            writer.close()
+                history = experiment.run(spec, dataset=data, callback=tick, checkpoint_dir=checkpoint,
+                                         checkpoint_every=checkpoint_every if checkpoint else 0, resume=state)
+        except KeyboardInterrupt:
+            where = [f"the history so far is in {out}"] if out else []
+            if checkpoint is not None and sgdm.checkpoint.exists(checkpoint):
+                where.append(f"continue with: sgdm run --resume {checkpoint}")
+            console_err.print("[yellow]interrupted[/yellow]" + (": " + "; ".join(where) if where else ""), highlight=False)
+            raise typer.Exit(130) from None
+        finally:
+            if writer is not None:
+                writer.close()
     summary = experiment.summarize(history, target)
     strat = history.settings.get("strategy")
     if plot is not None:
@@ -479,39 +483,43 @@ def compare(
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
     if resume and out is None:
         raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
-    finished: dict[str, experiment.RunResult] = {}
-    if resume and out.exists():
-        finished = experiment.finished_results(specs, read_records(out), target)
-        # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
-        rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
-    todo = [s for s in specs if s.run_id not in finished]
-    writer = RecordWriter(out, append=resume) if out is not None else None
-    try:
-        with make_executor(jobs, cluster, n_items=max(len(todo), 1)) as executor:
-            console_err.print(
-                f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
-                f"({problem}, {epochs} epochs), {executor.describe()}"
-                + (f"; {len(finished)} runs already in {out}" if finished else ""), highlight=False)
-            with _progress() as progress:
-                task = progress.add_task("runs", total=len(specs), completed=len(finished), status="")
-                failed = 0
+    # One writer per file: a second compare on the same --out would duplicate runs.
+    with ExitStack() as held:
+        if out is not None:
+            held.enter_context(lock_for_writing(out))
+        finished: dict[str, experiment.RunResult] = {}
+        if resume and out.exists():
+            finished = experiment.finished_results(specs, read_records(out), target)
+            # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
+            rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
+        todo = [s for s in specs if s.run_id not in finished]
+        writer = RecordWriter(out, append=resume) if out is not None else None
+        try:
+            with make_executor(jobs, cluster, n_items=max(len(todo), 1)) as executor:
+                console_err.print(
+                    f"[bold]sgdm compare[/bold]: {', '.join(names)} × {seeds} seeds on {data.source} "
+                    f"({problem}, {epochs} epochs), {executor.describe()}"
+                    + (f"; {len(finished)} runs already in {out}" if finished else ""), highlight=False)
+                with _progress() as progress:
+                    task = progress.add_task("runs", total=len(specs), completed=len(finished), status="")
+                    failed = 0
 
-                def done(result: experiment.RunResult) -> None:
-                    nonlocal failed
-                    failed += not result.ok
-                    if writer is not None:  # each finished run is on disk before the next one counts
-                        for row in experiment.result_rows(result):
-                            writer.write(row)
-                    progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
+                    def done(result: experiment.RunResult) -> None:
+                        nonlocal failed
+                        failed += not result.ok
+                        if writer is not None:  # each finished run is on disk before the next one counts
+                            for row in experiment.result_rows(result):
+                                writer.write(row)
+                        progress.update(task, advance=1, status=f"last: {result.spec.label}" + (f", {failed} failed" if failed else ""))
 
-                new = {r.spec.run_id: r for r in experiment.run_many(todo, target=target, on_done=done, executor=executor)}
-    except KeyboardInterrupt:
-        hint = f": finished runs are in {out}; continue with the same command and --resume" if out else ""
-        console_err.print(f"[yellow]interrupted[/yellow]{hint}", highlight=False)
-        raise typer.Exit(130) from None
-    finally:
-        if writer is not None:
-            writer.close()
+                    new = {r.spec.run_id: r for r in experiment.run_many(todo, target=target, on_done=done, executor=executor)}
+        except KeyboardInterrupt:
+            hint = f": finished runs are in {out}; continue with the same command and --resume" if out else ""
+            console_err.print(f"[yellow]interrupted[/yellow]{hint}", highlight=False)
+            raise typer.Exit(130) from None
+        finally:
+            if writer is not None:
+                writer.close()
     results = [finished.get(s.run_id) or new[s.run_id] for s in specs]
     rows = experiment.rate_table(results)
     for r in rows:

@@ -4,6 +4,7 @@ Every :meth:`RecordWriter.write` appends one complete line, flushes and fsyncs i
 killed at any moment (even by SIGKILL) loses at most the row it was writing, and the file stays
 readable: :func:`read_records` drops a torn last line (one without its newline, or that does not
 parse). :func:`rewrite` replaces a whole file atomically (temporary file, fsync, rename).
+:func:`lock_for_writing` keeps a second process from writing the same file at the same time.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks through fcntl
+    fcntl = None  # type: ignore[assignment]
 
 from ._sgdm import SgdmError
 
-__all__ = ["json_safe", "record_format", "RecordWriter", "read_records", "rewrite", "atomic_write", "fsync_dir"]
+__all__ = ["json_safe", "record_format", "RecordWriter", "read_records", "rewrite", "atomic_write", "fsync_dir",
+           "lock_for_writing"]
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
@@ -207,3 +215,43 @@ def rewrite(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
                 f.write(_line(fmt, r, fields))
 
     atomic_write(path, write)
+
+
+@contextmanager
+def lock_for_writing(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` while the block runs, or raise ``SgdmError`` at once
+    if another process holds it (two writers would interleave or duplicate rows).
+
+    The lock is an advisory ``flock`` on ``PATH.lock``, a file that holds the writer's process
+    id and is removed on exit. Killed writers leave no stale lock: the kernel releases a
+    ``flock`` with its process, and the next writer takes over the leftover file. Without
+    ``fcntl`` (Windows) nothing is locked.
+    """
+    if fcntl is None:
+        yield
+        return
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise SgdmError(
+                f"{path} is being written by another process (pid {holder}); wait for it to "
+                f"finish, or write to another file"
+            ) from None
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the holder removed the file between our open and flock: start again
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.unlink(lock)  # while still locked, so no one can take over a file about to vanish
+        os.close(fd)

@@ -88,7 +88,7 @@ from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS
 from .experiment import _BOOL, _FLOAT, _INT, _STR
-from .records import RecordWriter, atomic_write, fsync_dir, json_safe, read_records, rewrite
+from .records import RecordWriter, atomic_write, fsync_dir, json_safe, lock_for_writing, read_records, rewrite
 
 __all__ = [
     "KEYS",
@@ -638,50 +638,51 @@ def run_sweep(
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OSError(f"cannot write {path}: folder {folder} does not exist")
-    journal = _journal_path(path)
-    exists = path.exists() or journal.exists()
-    if exists and not resume:
-        raise SgdmError(
-            f"{path} already exists: pass resume=True (--resume) to continue it, or choose another file"
-        )
-    existing = read_runs(path) if exists else {}
-    todo = [r for r in exp.runs if r.run_id not in existing]
-    skipped = len(exp.runs) - len(todo)
-    writer = _Writer(path, exp.columns, existing, parquet_every)
-    own = executor is None
-    failed: list[dict[str, Any]] = []
-    finished = 0
-    run_seconds = 0.0
-    try:
-        if on_start:
-            on_start(exp, skipped)
-        if own:
-            executor = make_executor(jobs, n_items=len(todo))
-        description = executor.describe()
-        fn = partial(experiment._run_one, target=target)
-        for done in executor.map_unordered(fn, [r.spec for r in todo]):
-            run = todo[done.index]
-            if done.ok and done.result.ok:
-                result = done.result
-                writer.add(table_rows(run, result, target, exp.columns))
-                finished += 1
-                run_seconds += result.elapsed
-            else:
-                err = done.error
-                message = done.result.error if done.ok else f"{type(err).__name__}: {err}"
-                result = experiment.RunResult(run.spec, None, None, message)
-                record = {"run_id": run.run_id, "settings": dict(run.settings), "error": message}
-                writer.add_failed(record)
-                failed.append(record)
-            if on_done:
-                on_done(run, result)
-        writer.finish([r.run_id for r in exp.runs], {f["run_id"] for f in failed})
-    finally:
-        writer.close()
-        if own and executor is not None:
-            executor.close()
-    return SweepResult(path, len(exp.runs), finished, skipped, failed, exp.merged,
-                       time.perf_counter() - t0, run_seconds, description)
+    # Held from reading the table to its last write: a second writer would duplicate runs.
+    with lock_for_writing(path):
+        exists = path.exists() or _journal_path(path).exists()
+        if exists and not resume:
+            raise SgdmError(
+                f"{path} already exists: pass resume=True (--resume) to continue it, or choose another file"
+            )
+        existing = read_runs(path) if exists else {}
+        todo = [r for r in exp.runs if r.run_id not in existing]
+        skipped = len(exp.runs) - len(todo)
+        writer = _Writer(path, exp.columns, existing, parquet_every)
+        own = executor is None
+        failed: list[dict[str, Any]] = []
+        finished = 0
+        run_seconds = 0.0
+        try:
+            if on_start:
+                on_start(exp, skipped)
+            if own:
+                executor = make_executor(jobs, n_items=len(todo))
+            description = executor.describe()
+            fn = partial(experiment._run_one, target=target)
+            for done in executor.map_unordered(fn, [r.spec for r in todo]):
+                run = todo[done.index]
+                if done.ok and done.result.ok:
+                    result = done.result
+                    writer.add(table_rows(run, result, target, exp.columns))
+                    finished += 1
+                    run_seconds += result.elapsed
+                else:
+                    err = done.error
+                    message = done.result.error if done.ok else f"{type(err).__name__}: {err}"
+                    result = experiment.RunResult(run.spec, None, None, message)
+                    record = {"run_id": run.run_id, "settings": dict(run.settings), "error": message}
+                    writer.add_failed(record)
+                    failed.append(record)
+                if on_done:
+                    on_done(run, result)
+            writer.finish([r.run_id for r in exp.runs], {f["run_id"] for f in failed})
+        finally:
+            writer.close()
+            if own and executor is not None:
+                executor.close()
+        return SweepResult(path, len(exp.runs), finished, skipped, failed, exp.merged,
+                           time.perf_counter() - t0, run_seconds, description)
 
 
 # --------------------------------------------------------------------------------------------
