@@ -5,6 +5,10 @@
 #
 #   bash benches/gpu_check.sh            # results also written to $OUT (default: a temp folder)
 #
+# On the workplace's lent H200 (no network, no cargo): first `bash benches/gpu_wheels.sh` here,
+# then run `bash benches/gpu_check.sh` there with `.whl` carried along (timeout about 420 s);
+# test_gpu.txt, bench_gpu.txt and bench_gpu.json come back from $OUT.
+#
 # Wheels carried in the tree (a .whl/ folder) are installed offline into /tmp/site first. A machine
 # without network or Rust (the reference H200) needs sgdm's own wheels there: build them where cargo
 # is with `bash benches/gpu_wheels.sh` and carry `.whl/`. Without a carried sgdm wheel, sgdm is
