@@ -141,9 +141,10 @@ def main() -> int:
             print(f"  backend={backend:5s} b={batch:<3d} {us:6.2f} µs/step")
     for k, v in components().items():
         print(f"  {k:30s} {v:6.2f} µs")
-    print("\nloss_and_grad per call (d = 64, K = 10), best of "
-          f"{3 if args.quick else 7}, µs at b = {', '.join(map(str, BATCHES))}:")
-    for name, times in problem_calls(3 if args.quick else 7).items():
+    repeats = 3 if args.quick else 7
+    print(f"\nloss_and_grad per call (d = 64, K = 10), best of {repeats}, µs at b = "
+          f"{', '.join(map(str, BATCHES))}:")
+    for name, times in problem_calls(repeats).items():
         print(f"  {name:20s}" + "".join(f"{t:9.1f}" for t in times))
     warmup_run(60 if args.quick else 300)
     return 0
