@@ -5,7 +5,10 @@
    per-epoch shuffle (one gather of the whole set, amortised), the batch views, the
    learning-rate lookup, the fused optimizer call and the loop itself.
    Target: < 10 µs per step.
-2. 300 epochs of logistic regression on ``digits`` under the warm-up strategy of PAPER.md §5
+2. The model's maths per step: ``loss_and_grad`` of each problem on ``digits``-like shapes
+   (d = 64, K = 10; the MLP with 64 hidden units) at batch sizes 8, 32, 128 and 1024, µs per
+   call (best of several repeats: at small batches this is array-library call overhead).
+3. 300 epochs of logistic regression on ``digits`` under the warm-up strategy of PAPER.md §5
    (b_0 = 8 doubling every 30 epochs, capped at n; η warmed up from 0.1 to 1.0 over 30 epochs,
    growing every 3; NSHB, β = 0.9), with a hand-made plan, metrics every epoch.
 
@@ -29,7 +32,7 @@ import numpy as np  # noqa: E402  (after the BLAS thread setting)
 import sgdm  # noqa: E402
 from sgdm.datasets import Dataset, load_dataset
 from sgdm.engine import train
-from sgdm.problems import LogisticRegression
+from sgdm.problems import MLP, LogisticRegression
 
 
 class NullProblem(LogisticRegression):
@@ -73,6 +76,37 @@ def components() -> dict[str, float]:
     return out
 
 
+BATCHES = (8, 32, 128, 1024)
+
+
+def problem_calls(repeats: int) -> dict[str, list[float]]:
+    """µs per ``loss_and_grad`` call, best of ``repeats``, at each of ``BATCHES``."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(max(BATCHES), 64))
+    problems = {
+        "logreg, 10 classes": (LogisticRegression(64, 10), rng.integers(0, 10, len(X))),
+        "logreg, binary": (LogisticRegression(64, 2), rng.integers(0, 2, len(X))),
+        "mlp, 64 hidden": (MLP(64, 10), rng.integers(0, 10, len(X))),
+    }
+    out = {}
+    for name, (problem, y) in problems.items():
+        params = [p + 0.05 * rng.normal(size=p.shape) for p in problem.init_params(0)]
+        grads = problem.zeros_like_params(params)
+        times = []
+        for b in BATCHES:
+            Xb, yb = X[:b], y[:b]
+            calls = max(50, 50_000 // b)
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for _ in range(calls):
+                    problem.loss_and_grad(params, Xb, yb, grads)
+                best = min(best, (time.perf_counter() - t) / calls)
+            times.append(best * 1e6)
+        out[name] = times
+    return out
+
+
 def warmup_run(epochs: int) -> None:
     t0 = time.perf_counter()
     ds = load_dataset("digits")
@@ -107,6 +141,11 @@ def main() -> int:
             print(f"  backend={backend:5s} b={batch:<3d} {us:6.2f} µs/step")
     for k, v in components().items():
         print(f"  {k:30s} {v:6.2f} µs")
+    repeats = 3 if args.quick else 7
+    print(f"\nloss_and_grad per call (d = 64, K = 10), best of {repeats}, µs at b = "
+          f"{', '.join(map(str, BATCHES))}:")
+    for name, times in problem_calls(repeats).items():
+        print(f"  {name:20s}" + "".join(f"{t:9.1f}" for t in times))
     warmup_run(60 if args.quick else 300)
     return 0
 

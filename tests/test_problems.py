@@ -108,6 +108,38 @@ def test_accuracy_of_known_predictions():
     )
 
 
+@pytest.mark.parametrize("case", ["logreg-binary", "logreg-multi", "logreg-2class-softmax"])
+def test_logreg_matches_the_dense_formula_for_every_integer_label_type(case):
+    # The problems reach the true class by flat-index arithmetic; the reference builds the
+    # one-hot matrix and the unshifted softmax (safe for these moderate scores).
+    problem = CASES[case]()
+    X, y = _data(problem, m=13, seed=4)
+    params = _perturbed_params(problem, seed=5)
+    W, b = params
+    if problem.multinomial:
+        Z = X @ W + b
+        P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+        onehot = np.eye(problem.n_classes)[y]
+        loss = np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(13), y])
+        D = (P - onehot) / 13
+        expected = [X.T @ D, D.sum(axis=0)]
+    else:
+        z = X @ W + b[0]
+        loss = np.mean(np.log1p(np.exp(z)) - y * z)
+        r = (1 / (1 + np.exp(-z)) - y) / 13
+        expected = [X.T @ r, np.array([r.sum()])]
+    first = None
+    for dtype in (np.int64, np.int32, np.uint8, np.uint64, np.int8):
+        grads = problem.zeros_like_params(params)
+        value = problem.loss_and_grad(params, X, y.astype(dtype), grads)
+        assert value == pytest.approx(loss, rel=1e-12)
+        for g, e in zip(grads, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-15)
+        if first is None:
+            first = (value, grads)
+        assert value == first[0] and all(np.array_equal(g, f) for g, f in zip(grads, first[1]))
+
+
 @pytest.mark.parametrize("case", ["logreg-binary", "logreg-multi", "mlp-relu", "mlp-tanh"])
 def test_loss_decreases_under_sgdm(case):
     problem = CASES[case]()
@@ -154,14 +186,16 @@ def test_float32_option():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_growing_and_shrinking_batches_reuse_scratch_correctly():
-    problem = MLP(4, 3, hidden=(5,))
+@pytest.mark.parametrize("case", ["mlp-relu", "logreg-multi", "logreg-binary"])
+def test_growing_and_shrinking_batches_reuse_scratch_correctly(case, monkeypatch):
+    # Scratch views are remembered per batch size; a small cap makes the cache start over too.
+    monkeypatch.setattr(sgdm.problems, "_MAX_VIEWS", 12)
+    problem = CASES[case]()
     params = _perturbed_params(problem)
     X, y = _data(problem, m=20, seed=9)
-    fresh = MLP(4, 3, hidden=(5,))
-    for m in (3, 20, 7, 1, 20):
+    for m in (3, 20, 7, 1, 20, 3, 7, 19, 1):
         g = problem.gradient(params, X[:m], y[:m])
-        h = fresh.gradient(params, X[:m], y[:m])
+        h = CASES[case]().gradient(params, X[:m], y[:m])
         for a, b in zip(g, h):
             np.testing.assert_array_equal(a, b)
 

@@ -5,11 +5,11 @@ someone (the caller made it), so :func:`is_cupy` looks CuPy up in ``sys.modules`
 triggers the import; ``import sgdm`` therefore never loads CuPy or touches CUDA.
 
 Only the handful of operations the problems need that differ between the two libraries live
-here (row-wise maximum, full reductions, scalars brought back to the host). Everything else is
-called through the namespace returned by :func:`array_namespace` (``xp.dot``, ``xp.exp``, ...),
-with the same arguments for both libraries. The NumPy branches are exactly the calls the NumPy
-code made before this shim existed, so NumPy results are bit-identical to those of earlier
-versions. No new dependency: ``array-api-compat`` is not needed for two namespaces.
+here (column-wise maximum, full reductions, scalars brought back to the host). Everything else
+is called through the namespace returned by :func:`array_namespace` (``xp.dot``, ``xp.exp``,
+...), with the same arguments for both libraries. The NumPy branches use ``ufunc.reduce``
+where NumPy's convenience functions cost more per call. No new dependency:
+``array-api-compat`` is not needed for two namespaces.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ __all__ = [
     "any_cupy",
     "to_numpy",
     "asarray",
-    "row_max",
+    "column_max",
     "total",
     "to_host_floats",
     "logsumexp_rows",
-    "subtract_at_labels",
 ]
 
 
@@ -94,12 +93,12 @@ def asarray(a: Any, xp: ModuleType, dtype: Any = None) -> Any:
     return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
 
 
-def row_max(xp: ModuleType, Z: Any, out: Any) -> Any:
-    """Row-wise maximum of the 2-D ``Z`` into ``out``."""
+def column_max(xp: ModuleType, S: Any, out: Any) -> Any:
+    """Column-wise maximum of the 2-D ``S`` into ``out``."""
     if xp is np:
         # ufunc.reduce: same maths as np.max, far less call overhead on small batches
-        return np.maximum.reduce(Z, axis=1, out=out)
-    return xp.amax(Z, axis=1, out=out)
+        return np.maximum.reduce(S, axis=0, out=out)
+    return xp.amax(S, axis=0, out=out)
 
 
 def total(xp: ModuleType, a: Any) -> Any:
@@ -108,13 +107,6 @@ def total(xp: ModuleType, a: Any) -> Any:
     if xp is np:
         return np.add.reduce(a)
     return a.sum()
-
-
-def subtract_at_labels(Z: Any, rows: Any, y: Any, value: float) -> None:
-    """``Z[i, y[i]] -= value`` for every row ``i`` (``rows`` is ``arange(m)``): the one-hot
-    subtraction of the softmax gradient, without building the one-hot matrix. Labels are
-    unique per row, so the scatter has no write conflicts on either library."""
-    Z[rows, y] -= value
 
 
 def logsumexp_rows(xp: ModuleType, Z: Any) -> Any:

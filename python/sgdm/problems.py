@@ -28,12 +28,17 @@ NumPy or CuPy: the same code runs on both, through the namespace of the arrays i
 (:mod:`sgdm._xp`). With CuPy arrays (parameters, ``X``, ``y`` and ``out`` all on the GPU) every
 operation runs on the device, and the public methods bring back only their scalar results (one
 transfer per call); ``init_params`` still draws on the CPU (move the arrays with
-``cupy.asarray``), so both devices start from the same values. NumPy results are unchanged, bit
-for bit, by this: the NumPy branch makes the very calls it always made. Softmax and log-sum-exp are shifted
-by the row maximum, and the binary loss uses ``logaddexp``, so no ``exp`` overflows and no
-``log`` sees zero. Scratch arrays are kept per problem instance and grow to the largest batch
-seen, so a training step allocates almost nothing; an instance is therefore not thread-safe
-(use one per thread or process).
+``cupy.asarray``), so both devices start from the same values. Softmax and log-sum-exp are
+shifted by each sample's maximum score, and the binary loss uses ``logaddexp``, so no ``exp``
+overflows and no ``log`` sees zero.
+
+Small batches: a step's cost at batch sizes of a few dozen is the number of array-library
+calls, not arithmetic, so the kernels make few of them: softmax scores are kept transposed,
+``(K, m)``, so per-sample reductions run along contiguous rows; the true-class entries are
+reached by flat-index arithmetic (no one-hot matrix); BLAS computes the row and column sums.
+Scratch arrays are kept per problem instance, grow to the largest batch seen, and their views
+are remembered per batch size, so a training step allocates almost nothing; an instance is
+therefore not thread-safe (use one per thread or process).
 """
 
 from __future__ import annotations
@@ -92,73 +97,105 @@ def _check_nonneg(value: Any, name: str) -> float:
 
 
 class _Workspace:
-    """Named scratch matrices that grow to the largest row count requested; views are returned.
+    """Named scratch buffers that grow to the largest size requested; views are returned.
 
-    One workspace per array namespace (``xp``: NumPy or CuPy), so scratch lives where the data
-    does."""
+    Each buffer is flat, and a request gets a C-contiguous view of its start in the shape asked
+    for, so one buffer serves ``(m, k)`` and ``(k, m)`` alike. The views handed out are
+    remembered per ``(name, shape)``: a training loop that repeats a batch size gets each one
+    back with a single dict lookup. One workspace per array namespace (``xp``: NumPy or CuPy),
+    so scratch lives where the data does."""
 
     def __init__(self, dtype: np.dtype, xp: Any = np) -> None:
         self.dtype = dtype
         self.xp = xp
         self._bufs: dict[str, Any] = {}
-        self._arange = xp.arange(0, dtype=np.intp)
-        self._ones = xp.ones(0, dtype=dtype)
+        self._views: dict[tuple[str, tuple[int, ...]], Any] = {}
 
-    def get(self, key: str, m: int, k: int) -> np.ndarray:
-        buf = self._bufs.get(key)
-        if buf is None or buf.shape[0] < m or buf.shape[1] != k:
-            rows = m if buf is None else max(m, buf.shape[0])
-            buf = self.xp.empty((rows, k), dtype=self.dtype)
-            self._bufs[key] = buf
-        return buf[:m]
+    def get(self, key: str, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        """Uninitialised scratch of ``shape`` in the workspace dtype, or in ``dtype`` (one dtype
+        per ``key``)."""
+        view = self._views.get((key, shape))
+        if view is None:
+            dt = self.dtype if dtype is None else dtype
+            view = self._view(key, shape, lambda size: self.xp.empty(size, dtype=dt))
+        return view
 
-    def get1(self, key: str, m: int) -> np.ndarray:
-        return self.get(key, m, 1)[:, 0]
-
-    def ones(self, m: int) -> np.ndarray:
+    def ones(self, m: int) -> Any:
         """A read-only vector of ``m`` ones in the workspace dtype (row/column sums by BLAS)."""
-        if self._ones.shape[0] < m:
-            self._ones = self.xp.ones(m, dtype=self.dtype)
-            if self.xp is np:  # CuPy arrays have no read-only flag
-                self._ones.flags.writeable = False
-        return self._ones[:m]
+        view = self._views.get(("ones", (m,)))
+        if view is None:
+            view = self._view("ones", (m,), lambda n: self._read_only(self.xp.ones(n, self.dtype)))
+        return view
 
-    def arange(self, m: int) -> np.ndarray:
-        if self._arange.shape[0] < m:
-            self._arange = self.xp.arange(m, dtype=np.intp)
-        return self._arange[:m]
+    def arange(self, m: int) -> Any:
+        """A read-only ``0, 1, ..., m - 1`` as ``intp``."""
+        view = self._views.get(("arange", (m,)))
+        if view is None:
+            xp = self.xp
+            view = self._view("arange", (m,), lambda n: self._read_only(xp.arange(n, dtype=np.intp)))
+        return view
+
+    def _read_only(self, a: Any) -> Any:
+        if self.xp is np:  # CuPy arrays have no read-only flag
+            a.flags.writeable = False
+        return a
+
+    def _view(self, key: str, shape: tuple[int, ...], make: Any) -> Any:
+        """The start of buffer ``key`` as ``shape``, remembered; ``make(size)`` builds the
+        buffer when it is missing or too small."""
+        size = math.prod(shape)
+        buf = self._bufs.get(key)
+        if buf is None or buf.size < size:
+            buf = self._bufs[key] = make(size if buf is None else max(size, buf.size))
+            self._views.clear()  # views of the old buffer would keep it alive
+        if len(self._views) >= _MAX_VIEWS:  # many distinct batch sizes: start over
+            self._views.clear()
+        view = self._views[(key, shape)] = buf[:size].reshape(shape)
+        return view
 
 
-def _softmax_xent(Z: np.ndarray, y: np.ndarray, ws: _Workspace, want_grad: bool) -> Any:
-    r"""Mean softmax cross-entropy of logits ``Z`` ``(m, K)``; optionally overwrite ``Z`` with
-    its gradient :math:`(\mathrm{softmax}(Z) - \mathrm{onehot}(y)) / m`.
+#: Remembered scratch views per workspace: a training run uses a few batch sizes, each needing
+#: about ten views.
+_MAX_VIEWS = 512
+
+
+def _softmax_xent(S: np.ndarray, y: np.ndarray, ws: _Workspace, want_grad: bool) -> Any:
+    r"""Mean softmax cross-entropy of the scores ``S`` ``(K, m)``, one column per sample (a
+    C-contiguous workspace view); optionally overwrite ``S`` with its gradient
+    :math:`(\mathrm{softmax}(S) - \mathrm{onehot}(y)) / m`, column by column.
 
     .. math::
 
-        \ell_i = \log\sum_k e^{Z_{ik}} - Z_{i y_i}
-               = \Big(c_i + \log\sum_k e^{Z_{ik} - c_i}\Big) - Z_{i y_i},\qquad c_i = \max_k Z_{ik}
+        \ell_i = \log\sum_k e^{S_{ki}} - S_{y_i i}
+               = \log\sum_k e^{S_{ki} - c_i} - (S_{y_i i} - c_i),\qquad c_i = \max_k S_{ki}
+
+    Samples are columns so that the per-sample maximum, shift and division run along rows of
+    length ``m``: NumPy reduces and broadcasts along short rows (``K`` is often about 10)
+    several times slower. The true-class entries are reached through the flat view of ``S``, at
+    positions :math:`y_i m + i` (a gather and a scatter; no one-hot matrix).
     """
     xp = ws.xp
-    m, k = Z.shape
-    rows = ws.arange(m)
-    zmax = ws.get1("zmax", m)
-    # ufunc.reduce and BLAS products instead of np.max / np.sum: same maths, far less call
-    # overhead on the small batches of a training step
-    _xp.row_max(xp, Z, zmax)
-    z_true = Z[rows, y]  # (m,), the one small allocation of the step
-    xp.subtract(Z, zmax[:, None], out=Z)
-    xp.exp(Z, out=Z)  # all entries in (0, 1], at least one equal to 1 per row
-    s = ws.get1("sumexp", m)
-    xp.dot(Z, ws.ones(k), out=s)  # row sums, each >= 1
+    k, m = S.shape
+    smax = ws.get("smax", (m,))
+    _xp.column_max(xp, S, smax)
+    xp.subtract(S, smax, out=S)  # shifted scores, at most 0
+    labels = ws.get("labels", (m,), np.intp)
+    # dtype: any integer label type (uint64 with an int would promote to float)
+    xp.multiply(y, m, out=labels, dtype=np.intp)
+    labels += ws.arange(m)
+    flat = S.ravel()  # a view: workspace scratch is C-contiguous
+    s_true = flat[labels]  # shifted true-class scores (a small new array)
+    xp.exp(S, out=S)  # all entries in (0, 1], at least one equal to 1 per column
+    sumexp = ws.get("sumexp", (m,))
+    xp.dot(ws.ones(k), S, out=sumexp)  # column sums, each >= 1
+    terms = ws.get("xent", (m,))
+    xp.log(sumexp, out=terms)
+    terms -= s_true
     if want_grad:
-        xp.divide(Z, s[:, None], out=Z)
-        _xp.subtract_at_labels(Z, rows, y, 1.0)
-        Z *= Z.dtype.type(1.0 / m)
-    # per row: zmax + log(s) - z_true, then the mean
-    xp.log(s, out=s)
-    s += zmax
-    s -= z_true
-    return _mean_of_sum(xp, _xp.total(xp, s), m)
+        sumexp *= m  # one division then gives softmax / m
+        xp.divide(S, sumexp, out=S)
+        flat[labels] -= 1.0 / m
+    return _mean_of_sum(xp, _xp.total(xp, terms), m)
 
 
 def _mean_of_sum(xp: Any, total: Any, m: int) -> Any:
@@ -523,23 +560,25 @@ class LogisticRegression(Problem):
         xp = _xp.array_namespace(X)
         ws = self._workspace(xp)
         if self.multinomial:
-            Z = ws.get("Z", m, self.n_classes)
-            xp.dot(X, W, out=Z)
-            Z += b
-            correct = _count(xp, Z.argmax(axis=1) == y) if count_correct else 0
-            loss = _softmax_xent(Z, y, ws, out is not None)
+            S = ws.get("S", (self.n_classes, m))
+            xp.dot(W.T, X.T, out=S)  # the scores (XW + b), transposed: one column per sample
+            S += b[:, None]
+            correct = _count(xp, S.argmax(axis=0) == y) if count_correct else 0
+            loss = _softmax_xent(S, y, ws, out is not None)
             if out is not None:
                 gW, gb = out
-                xp.dot(X.T, Z, out=gW)
-                xp.dot(ws.ones(m), Z, out=gb)  # column sums
+                D = S.T  # the scores' gradient, (m, K)
+                xp.dot(X.T, D, out=gW)
+                xp.dot(ws.ones(m), D, out=gb)  # column sums
         else:
-            z = ws.get1("z", m)
+            z = ws.get("z", (m,))
             xp.dot(X, W, out=z)
             z += b[0]
             correct = _count(xp, (z > 0) == (y == 1)) if count_correct else 0
-            r = ws.get1("r", m)
+            r = ws.get("r", (m,))
             xp.logaddexp(0.0, z, out=r)
-            zy = xp.dot(z, y.astype(z.dtype, copy=False))
+            y_float = y.astype(z.dtype, copy=False)
+            zy = xp.dot(z, y_float)
             if xp is np:
                 loss = (float(np.add.reduce(r)) - float(zy)) / m
             else:
@@ -552,7 +591,7 @@ class LogisticRegression(Problem):
                 xp.tanh(r, out=r)
                 r += 1.0
                 r *= half
-                r -= y
+                r -= y_float  # same values as y; a float-float subtraction is faster
                 r *= z.dtype.type(1.0 / m)
                 xp.dot(X.T, r, out=gW)
                 gb[0] = _xp.total(xp, r)
@@ -650,7 +689,7 @@ class MLP(Problem):
         Ws, bs = params[0::2], params[1::2]
         acts = [X]
         for i in range(n_layers - 1):
-            A = ws.get(f"A{i}", m, self._widths[i + 1])
+            A = ws.get(f"A{i}", (m, self._widths[i + 1]))
             xp.dot(acts[-1], Ws[i], out=A)
             A += bs[i]
             if self.activation == "relu":
@@ -658,13 +697,13 @@ class MLP(Problem):
             else:
                 xp.tanh(A, out=A)
             acts.append(A)
-        Z = ws.get("Z", m, self.n_classes)
-        xp.dot(acts[-1], Ws[-1], out=Z)
-        Z += bs[-1]
-        correct = _count(xp, Z.argmax(axis=1) == y) if count_correct else 0
-        loss = _softmax_xent(Z, y, ws, out is not None)
+        S = ws.get("S", (self.n_classes, m))
+        xp.dot(Ws[-1].T, acts[-1].T, out=S)  # output scores, transposed: one column per sample
+        S += bs[-1][:, None]
+        correct = _count(xp, S.argmax(axis=0) == y) if count_correct else 0
+        loss = _softmax_xent(S, y, ws, out is not None)
         if out is not None:
-            D = Z
+            D = S.T  # the output scores' gradient, (m, K)
             for i in range(n_layers - 1, -1, -1):
                 gW, gb = out[2 * i], out[2 * i + 1]
                 xp.dot(acts[i].T, D, out=gW)
@@ -672,9 +711,9 @@ class MLP(Problem):
                 if i == 0:
                     break
                 A = acts[i]
-                G = ws.get(f"G{i}", m, self._widths[i])
+                G = ws.get(f"G{i}", (m, self._widths[i]))
                 xp.dot(D, Ws[i].T, out=G)
-                M = ws.get(f"M{i}", m, self._widths[i])
+                M = ws.get(f"M{i}", (m, self._widths[i]))
                 if self.activation == "relu":
                     xp.sign(A, out=M)  # A >= 0, so sign(A) = 1[A > 0]
                 else:
