@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads its BLAS
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -33,20 +32,9 @@ import numpy as np  # noqa: E402
 
 import sgdm  # noqa: E402
 from sgdm import datasets, problems  # noqa: E402
+from bench_step import median_time  # noqa: E402  (this folder is on sys.path when run as a script)
 
 BETA = 0.9
-
-
-def median_time(fn, repeats: int, inner: int) -> float:
-    """Median seconds per call over ``repeats`` batches of ``inner`` calls, after a warm-up."""
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - start) / inner)
-    return float(np.median(samples))
 
 
 def torch_mlp(torch, params: list[np.ndarray]):
