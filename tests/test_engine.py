@@ -256,3 +256,27 @@ def test_with_the_real_plan_when_available():
     plan = plan_mod.Plan(ds.n_train, 4, 16, 0.1)
     hist = train(LogisticRegression(3, 3), ds, plan)
     assert hist.final["steps"] == plan.total_steps and hist.final["sfo"] == 4 * ds.n_train
+
+
+@pytest.mark.parametrize("split", ["y_train", "y_test"])
+def test_labels_outside_the_problems_classes_are_refused_before_training(split):
+    ds = make_dataset()
+    y = getattr(ds, split).copy()
+    y[0] = -1
+    bad = Dataset(**{**ds.__dict__, split: y})
+    name = "training" if split == "y_train" else "test"
+    with pytest.raises(sgdm.SgdmError, match=rf"the {name} labels run -1\.\.2; the problem expects 0\.\.2"):
+        train(LogisticRegression(3, 3), bad, make_plan(40, [8]), seed=0)
+
+
+def test_the_unchecked_fast_path_trains_exactly_as_the_checked_one():
+    # The engine skips the problem's per-call checks (it checked the data once) unless a
+    # subclass overrides loss_and_grad; both paths must give the same history.
+    class Checked(LogisticRegression):
+        def loss_and_grad(self, params, X, y, out):
+            return super().loss_and_grad(params, X, y, out)
+
+    ds, plan = make_dataset(), make_plan(40, [8, 16])
+    fast = train(LogisticRegression(3, 3), ds, plan, seed=0)
+    slow = train(Checked(3, 3), ds, plan, seed=0)
+    assert _strip(fast) == _strip(slow)

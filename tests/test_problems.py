@@ -229,3 +229,21 @@ def test_make_problem_and_errors():
         problem.loss(params, np.zeros((4, 3)), np.zeros(4))
     with pytest.raises(sgdm.SgdmError, match=r"params\[0\]"):
         problem.check_params([np.zeros(4), np.zeros(1)])
+
+
+@pytest.mark.parametrize("case", ["logreg-binary", "logreg-multi", "mlp-relu"])
+@pytest.mark.parametrize("bad, dtype", [(-1, np.int8), (-1, np.int64), ("K", np.int64), ("K", np.uint16)])
+def test_labels_out_of_range_are_refused(case, bad, dtype):
+    # A negative label would wrap to the last class and a label K would be read as another
+    # sample's: a wrong gradient without an error.
+    problem = CASES[case]()
+    X, y = _data(problem)
+    y = y.astype(dtype)
+    y[3] = problem.n_classes if bad == "K" else -1
+    params = problem.init_params(0)
+    lo, hi = int(y.min()), int(y.max())
+    match = rf"y holds labels {lo}\.\.{hi}; expected class labels 0\.\.{problem.n_classes - 1}"
+    with pytest.raises(sgdm.SgdmError, match=match):
+        problem.loss_and_grad(params, X, y, problem.zeros_like_params(params))
+    with pytest.raises(sgdm.SgdmError, match=match):
+        problem.evaluate(params, X, y)

@@ -380,6 +380,14 @@ def train(
         raise SgdmError(
             f"the dataset has {n_classes} classes; the problem was built for {problem.n_classes}"
         )
+    for name, labels in (("training", dataset.y_train), ("test", dataset.y_test)):
+        # Once per run, on the host: the loop then skips the problem's per-call checks.
+        labels = np.asarray(labels)
+        if labels.size and (labels.min() < 0 or labels.max() >= problem.n_classes):
+            raise SgdmError(
+                f"the {name} labels run {labels.min()}..{labels.max()}; the problem expects "
+                f"0..{problem.n_classes - 1}"
+            )
     batch_sizes, steps_per_epoch, lrs = _check_plan(plan, n)
     E = len(batch_sizes)
 
@@ -474,7 +482,10 @@ def train(
     take = np.take
     isfinite = math.isfinite
     perf = time.perf_counter
-    loss_and_grad = problem.loss_and_grad
+    # X and y were checked above, so the loop takes the unchecked path, unless a subclass
+    # customised the public method (then that is what must run).
+    checked = type(problem).loss_and_grad is not Problem.loss_and_grad
+    loss_and_grad = problem.loss_and_grad if checked else problem._device_loss_and_grad
     step = opt.step
     if on_gpu:
         # the engine's own gradient buffers: checked once here, not at every step
