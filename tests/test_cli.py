@@ -83,6 +83,18 @@ def test_compare_rate_table_json(tmp_path):
     assert len(lines) == 4 * 7 and {l["seed"] for l in lines} == {0, 1}
 
 
+def test_schedule_noise_scale_halves_with_each_batch_doubling():
+    # Smith et al.: g = η n / b for NSHB, η n / (b (1 - β)) for SHB.
+    data = run_json("schedule", "--strategy", "ii", "--n-samples", "50000", "--lr-family", "constant")
+    stages = data["stages"]
+    assert stages[0]["noise_first"] == pytest.approx(0.1 * 50000 / 8)
+    for a, b in zip(stages, stages[1:]):
+        assert b["noise_first"] == pytest.approx(a["noise_last"] / 2)
+    shb = run_json("schedule", "--strategy", "baseline", "--n-samples", "1000", "--variant", "shb")
+    row = shb["stages"][0]
+    assert row["noise_first"] == pytest.approx(row["lr_first"] * 1000 / (128 * (1 - 0.9)))
+
+
 def test_schedule_stages_json():
     data = run_json("schedule", "--strategy", "iii", "--n-samples", "50000")
     stages = data["stages"]

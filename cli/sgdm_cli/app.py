@@ -577,9 +577,10 @@ def schedule(
 ) -> None:
     """Show a strategy's plan per batch-size stage, without training.
 
-    For each stage: epochs, batch size, learning-rate range, steps, SFO and the schedule sums
-    Σ η_t, Σ η_t/b_t, Σ η_t²/b_t of PAPER.md §6. The number of samples comes from --n-samples,
-    or from the training split of --dataset.
+    For each stage: epochs, batch size, learning-rate range, steps, SFO, the schedule sums
+    Σ η_t, Σ η_t/b_t, Σ η_t²/b_t of PAPER.md §6, and the noise scale of Smith et al. at the
+    stage's first and last step (η·n/b for NSHB, η·n/(b(1−β)) for SHB). The number of samples
+    comes from --n-samples, or from the training split of --dataset.
     """
     if out is not None:
         record_format(out)
@@ -594,6 +595,10 @@ def schedule(
     conditions = resolved.strategy.check_conditions() if resolved.strategy else []
     plan = resolved.plan
     stages = plan.stages()
+    for row in stages:
+        for end in ("first", "last"):
+            row[f"noise_{end}"] = strategies.noise_scale(row[f"lr_{end}"], row["batch_size"], n,
+                                                         resolved.momentum, resolved.variant)
     totals = plan.totals()
     if out is not None:
         rewrite(out, stages)
@@ -606,12 +611,15 @@ def schedule(
     columns = [("stage", "stage"), ("first_epoch", "first epoch"), ("last_epoch", "last epoch"),
                ("batch_size", "batch"), ("lr_first", "lr first"), ("lr_last", "lr last"),
                ("lr_max", "lr max"), ("steps", "steps"), ("sfo", "SFO"), ("lr_sum", "Σ η"),
-               ("lr_over_batch_sum", "Σ η/b"), ("lr_sq_over_batch_sum", "Σ η²/b")]
+               ("lr_over_batch_sum", "Σ η/b"), ("lr_sq_over_batch_sum", "Σ η²/b"),
+               ("noise_text", "noise η·n/b" if resolved.variant == "nshb" else "noise η·n/(b(1−β))")]
     caption = (f"n = {n:,}; {totals['total_steps']:,} steps, SFO {totals['sfo']:,}; "
                f"Σ η = {totals['lr_sum']:.4g}, Σ η/b = {totals['lr_over_batch_sum']:.4g}, "
                f"Σ η²/b = {totals['lr_sq_over_batch_sum']:.4g}; "
                f"{resolved.variant.upper()}, β = {resolved.momentum:g}")
-    console_out.print(table(f"{spec.name}: {resolved.description}", stages, columns, caption=caption))
+    shown = [dict(r, noise_text=f"{format_cell(r['noise_first'])} → {format_cell(r['noise_last'])}")
+             for r in stages]
+    console_out.print(table(f"{spec.name}: {resolved.description}", shown, columns, caption=caption))
     for c in conditions:
         if c.passed is not None:
             mark = "[green]holds[/green]" if c.passed else "[red]FAILS[/red]"

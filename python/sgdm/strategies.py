@@ -54,7 +54,8 @@ from .schedules import (
     _num,
 )
 
-__all__ = ["Strategy", "Theory", "Check", "ConditionWarning", "get", "names", "ALIASES", "stage_length", "warmup_layout"]
+__all__ = ["Strategy", "Theory", "Check", "ConditionWarning", "get", "names", "ALIASES", "stage_length", "warmup_layout",
+           "noise_scale"]
 
 ALIASES = {
     "baseline": "baseline",
@@ -210,6 +211,17 @@ def warmup_layout(epochs: int) -> tuple[int, int]:
     """(W, w) = (max(1, round(E/10)), max(1, round(W/10))): (30, 3) for the paper's 300."""
     w_epochs = max(1, round(epochs / 10))
     return w_epochs, max(1, round(w_epochs / 10))
+
+
+def noise_scale(lr: float, batch_size: int, n_samples: int, momentum: float, variant: str) -> float:
+    r"""The SGD noise scale of Smith et al. (2018), PAPER.md §6's related rules:
+    :math:`g = \eta\, n / (b\,(1-\beta))` for SHB, where :math:`\eta/(1-\beta)` is the step
+    a constant gradient settles to. NSHB with :math:`\eta` is SHB with :math:`(1-\beta)\eta`,
+    so for it :math:`g = \eta\, n / b`. Doubling ``b`` at a fixed ``lr`` halves ``g`` as halving
+    ``lr`` does: why strategy (ii) can replace a decay by a batch increase."""
+    if variant == "nshb":
+        return lr * n_samples / batch_size
+    return lr * n_samples / (batch_size * (1.0 - momentum))
 
 
 def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSchedule:
