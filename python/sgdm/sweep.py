@@ -110,7 +110,6 @@ __all__ = [
 KEYS = experiment.SETTINGS
 #: Keys of the ``[sweep]`` table that are not run settings.
 SWEEP_ONLY = {"target": _FLOAT}
-_OVERRIDE_KEYS = sorted(strategies._OVERRIDES)
 _CHOICES = {
     "problem": ("logreg", "mlp"),
     "variant": ("shb", "nshb"),
