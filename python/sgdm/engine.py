@@ -485,7 +485,7 @@ def train(
     # X and y were checked above, so the loop takes the unchecked path, unless a subclass
     # customised the public method (then that is what must run).
     checked = type(problem).loss_and_grad is not Problem.loss_and_grad
-    loss_and_grad = problem.loss_and_grad if checked else problem._device_loss_and_grad
+    loss_and_grad = problem.loss_and_grad if checked else problem._unchecked_loss_and_grad
     step = opt.step
     if on_gpu:
         # the engine's own gradient buffers: checked once here, not at every step
@@ -556,7 +556,7 @@ def _gpu_epoch_runner(problem, opt, grads, X, y, X_shuf, y_shuf, lrs, rng, n):
     gate = DivergenceGate()
     kernel = opt._kernel
     params, momenta = opt._params, opt._momenta
-    batch = problem._device_loss_and_grad
+    batch = problem._unchecked_loss_and_grad
     observe, launch = gate.observe, kernel.launch
 
     def run(b: int, t: int) -> tuple[int, bool]:

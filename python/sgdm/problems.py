@@ -351,7 +351,7 @@ class Problem:
         loss = self._batch(params, X, y, out, False)[0]
         return loss if type(loss) is float else float(loss)
 
-    def _device_loss_and_grad(self, params, X, y, out) -> Any:
+    def _unchecked_loss_and_grad(self, params, X, y, out) -> Any:
         """:meth:`loss_and_grad` without the argument checks and without bringing the loss back:
         on CuPy arrays the loss stays a 0-d float64 device array (no synchronisation), so a
         training loop can queue its steps. For callers that validated ``X`` and ``y`` once (the
