@@ -36,8 +36,11 @@ Without rounding and caps, Smith et al.'s noise scale (:func:`noise_scale`, ∝ 
 g_k = g_0 α^(3k/2): it falls by α^(3/2) per stage, faster than the step decay's α^k (which
 Smith et al.'s rule, b/α at a fixed η, reproduces). What Seesaw keeps equal to the step decay
 is η/√b (and η²/b, the summand of V_T in §6): both runs have α^k (α^(2k)). Meterez et al.
-derive the √α from normalized SGD (their proxy for Adam) and claim that Seesaw preserves the
-step decay's loss dynamics while taking fewer steps; Kondo & Iiduka have no theorem for it.
+state the rule for adaptive optimizers, with normalized SGD as their proxy for Adam (for plain
+SGD their abstract equates doubling b with halving η, Smith et al.'s rule), and claim that it
+preserves the step decay's loss dynamics while taking fewer serial steps. So on SHB/NSHB it is
+not the step decay's noise-scale equivalent but a rule to compare; Kondo & Iiduka have no
+theorem for it.
 
 Each preset carries its theory row (:attr:`Strategy.theory`, data, not prose) and checks the
 conditions inferred for (iii) (γ < δ, β²γ < 1, γ < √δ, with γ the per-stage LR growth factor
