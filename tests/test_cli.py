@@ -95,6 +95,35 @@ def test_schedule_noise_scale_halves_with_each_batch_doubling():
     assert row["noise_first"] == pytest.approx(row["lr_first"] * 1000 / (128 * (1 - 0.9)))
 
 
+def test_schedule_seesaw_trades_the_step_decay_for_batch_growth():
+    # α = 1/4: per stage η × 1/2 and b × 4, so the noise scale η·n/b falls by α^(3/2) = 1/8 per
+    # stage (the step decay's by α), while η²/b falls by α², as the step decay's does.
+    alpha, n = 0.25, 50_000
+    data = run_json("schedule", "--strategy", "seesaw", "--epochs", "40", "--decay-factor", alpha,
+                    "--n-samples", n)
+    stages = data["stages"]
+    # Stages of round(40/10) = 4 epochs; b reaches n (and stays) at epoch 28, so 8 stages remain.
+    assert [s["first_epoch"] for s in stages] == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert [s["batch_size"] for s in stages] == [8 * 4**k for k in range(7)] + [n]
+    assert stages[0]["noise_first"] == pytest.approx(0.1 * n / 8)
+    for a, b in zip(stages[:6], stages[1:7]):
+        assert b["lr_first"] == pytest.approx(a["lr_last"] * alpha**0.5)
+        assert b["noise_first"] == pytest.approx(a["noise_last"] * alpha**1.5)
+        assert b["lr_first"] ** 2 / b["batch_size"] == pytest.approx(a["lr_first"] ** 2 / a["batch_size"] * alpha**2)
+    assert data["strategy"]["theory"]["vanishes"] is None
+    assert data["strategy"]["params"]["decay_factor"] == alpha
+
+
+def test_run_seesaw_trains():
+    data = run_json("run", "--strategy", "seesaw", "--epochs", "6")
+    history = data["history"]
+    # Stages of round(6/10) = 1 epoch: b doubles and η shrinks by √2 every epoch.
+    assert [r["batch_size"] for r in history[1:]] == [8, 16, 32, 64, 128, 256]
+    assert [r["lr"] for r in history[1:]] == pytest.approx([0.1 * 0.5 ** (e / 2) for e in range(6)])
+    assert history[-1]["grad_norm_sq_min"] < history[0]["grad_norm_sq"]
+    assert data["strategy"]["name"] == "seesaw"
+
+
 def test_schedule_stages_json():
     data = run_json("schedule", "--strategy", "iii", "--n-samples", "50000")
     stages = data["stages"]
@@ -108,7 +137,7 @@ def test_help_explains_every_strategy():
     for command in ("run", "compare", "schedule"):
         result = invoke(command, "--help")
         assert result.exit_code == 0
-        for needle in ("baseline", "(i) constant batch", "(ii) increasing batch", "(iii) increasing batch", "warm-up"):
+        for needle in ("baseline", "(i) constant batch", "(ii) increasing batch", "(iii) increasing batch", "warm-up", "Seesaw"):
             assert needle in result.stdout, (command, needle)
 
 
@@ -122,6 +151,7 @@ def test_help_explains_every_strategy():
         (["run", "--dataset", "data.xyz"], "data.xyz"),
         (["run", "--lr-max", "-1", "--epochs", "2"], "lr_max"),
         (["run", "--epochs", "0"], "epochs"),
+        (["schedule", "--strategy", "seesaw", "--decay-factor", "1.5"], "decay_factor = 1.5"),
         (["compare", "--strategies", "i,bogus"], "unknown strategy 'bogus'"),
         (["schedule", "--strategy", "warmup", "--warmup-epochs", "500", "--epochs", "10"], "warmup_epochs"),
     ],

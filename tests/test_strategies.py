@@ -1,7 +1,9 @@
 """Strategy presets: PAPER.md §5 defaults, the epoch-scaling rule, theory rows, conditions."""
 
+import math
 import warnings
 
+import numpy as np
 import pytest
 
 import sgdm
@@ -10,7 +12,7 @@ from sgdm import strategies as St
 
 
 def test_names_and_aliases():
-    assert St.names() == ["baseline", "i", "ii", "iii", "warmup"]
+    assert St.names() == ["baseline", "i", "ii", "iii", "warmup", "seesaw"]
     assert St.get("const-bs-decay-lr").name == "i"
     assert St.get("incr-bs-decay-lr").name == "ii"
     assert St.get("incr-bs-incr-lr").name == "iii"
@@ -113,7 +115,7 @@ def test_conditions_warn_when_broken():
 
 
 def test_conditions_do_not_apply_without_lr_growth():
-    for name in ("baseline", "i", "ii", "warmup"):
+    for name in ("baseline", "i", "ii", "warmup", "seesaw"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert all(c.passed is None for c in St.get(name).check_conditions())
@@ -152,3 +154,64 @@ def test_bad_overrides(kwargs, field):
 def test_warmup_longer_than_run():
     with pytest.raises(sgdm.SgdmError, match="warmup_epochs"):
         St.get("warmup", epochs=10, warmup_epochs=20)
+
+
+def seesaw_formulas(epochs, n, decay_factor=0.5, init_lr=0.1, init_bs=8, incr_interval=None, bs_max=None):
+    """η_e = η_0 (√α)^k and b_e = min(⌈b_0 (1/α)^k⌉, b_max, n), k = ⌊e/E_inc⌋, by NumPy."""
+    k = np.arange(epochs) // (incr_interval or St.stage_length(epochs))
+    lr = init_lr * math.sqrt(decay_factor) ** k
+    bs = np.minimum(np.ceil(init_bs * (1 / decay_factor) ** k), min(bs_max or n, n)).astype(np.int64)
+    return lr, bs
+
+
+@pytest.mark.parametrize(
+    "epochs, n, settings",
+    [
+        (300, 50_000, {}),  # b: 8, 16, ..., 4096; η: 0.1·(1/√2)^k
+        (40, 50_000, {"decay_factor": 0.3, "init_bs": 5, "incr_interval": 7}),  # ceilings: 17, 56, 186, ...
+        (30, 1_000, {"decay_factor": 0.25, "init_lr": 0.5, "incr_interval": 3, "bs_max": 300}),  # cap b_max
+        (30, 200, {"decay_factor": 0.25, "incr_interval": 3}),  # cap n
+    ],
+)
+def test_seesaw_plan_follows_the_formulas(epochs, n, settings):
+    plan = St.get("seesaw", epochs=epochs, **settings).plan(n)
+    lr, bs = seesaw_formulas(epochs, n, **settings)
+    np.testing.assert_array_equal(plan.batch_sizes, bs)
+    # The rate is constant within an epoch: compare the first and the last step of each.
+    last_steps = plan.epoch_starts + plan.steps_per_epoch - 1
+    np.testing.assert_allclose(plan.learning_rates[plan.epoch_starts], lr, rtol=1e-12)
+    np.testing.assert_allclose(plan.learning_rates[last_steps], lr, rtol=1e-12)
+
+
+def test_seesaw_changes_exactly_at_the_stage_boundaries():
+    s = St.get("seesaw", epochs=300)
+    assert s.batch_size == S.ExpGrowthBatchSize(8, 2.0, 30)
+    assert s.lr == S.StepDecay(0.1, math.sqrt(0.5), 30)
+    assert (s.gamma, s.delta) == (math.sqrt(0.5), 2.0)
+    assert [s.batch_size(e) for e in (0, 29, 30, 59, 60)] == [8, 8, 16, 16, 32]
+    assert [s.lr(0, e) for e in (29, 30, 60)] == pytest.approx([0.1, 0.1 * 0.5**0.5, 0.05], rel=1e-12)
+    assert s.params == {"variant": "nshb", "init_bs": 8, "init_lr": 0.1, "momentum": 0.9,
+                        "decay_factor": 0.5, "incr_interval": 30, "bs_max": None}
+    capped = St.get("seesaw", epochs=10, incr_interval=2, bs_max=20)
+    assert capped.batch_size == S.PiecewiseBatchSize([8, 16, 20, 20, 20], [2, 4, 6, 8])
+
+
+def test_seesaw_theory_row_is_no_guarantee():
+    from sgdm.experiment import theory_agreement
+
+    t = St.get("seesaw").theory
+    assert t.established is False and t.vanishes is None and t.order.startswith("no theorem")
+    row = {"strategy": "seesaw", "slope_steps": -1.0, "floor_significant": True}
+    verdict = theory_agreement([row])
+    assert verdict["claims"] == [] and verdict["agrees"] is False
+
+
+@pytest.mark.parametrize("alpha", [0, 1, 1.5, -0.5, True, float("nan"), "0.5"])
+def test_seesaw_refuses_a_bad_decay_factor(alpha):
+    with pytest.raises(sgdm.SgdmError, match="decay_factor"):
+        St.get("seesaw", decay_factor=alpha)
+
+
+def test_seesaw_refuses_a_cap_below_the_first_batch():
+    with pytest.raises(sgdm.SgdmError, match="bs_max = 4"):
+        St.get("seesaw", bs_max=4)

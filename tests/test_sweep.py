@@ -197,6 +197,19 @@ def test_settings_that_do_not_apply_are_dropped_not_duplicated():
     assert exp.merged == exp.combinations - len(exp)
 
 
+def test_decay_factor_applies_to_seesaw_only():
+    exp = sweep.expand({"sweep": {"epochs": 10},
+                        "grid": {"strategy": ["ii", "seesaw"], "decay_factor": [0.5, 0.25]}})
+    by = {}
+    for r in exp:
+        by.setdefault(r.settings["strategy"], []).append(r.settings)
+    assert len(by["ii"]) == 1 and "decay_factor" not in by["ii"][0]
+    assert [s["decay_factor"] for s in by["seesaw"]] == [0.5, 0.25]
+    assert all("bs_growth_rate" not in s for s in by["seesaw"])  # δ = 1/α, not a setting of its own
+    implicit = sweep.expand({"sweep": {"epochs": 10}, "grid": {"strategy": ["seesaw"]}})
+    assert implicit.runs[0].run_id == exp.runs[1].run_id  # the default α = 0.5, written or not
+
+
 @pytest.mark.parametrize("grid, message", [
     ({"grid": {"strategy": ["ii"], "lrmax": [0.5]}}, "grid.lrmax"),
     ({"sweep": {"epoch": 3}}, "sweep.epoch"),
@@ -215,6 +228,8 @@ def test_settings_that_do_not_apply_are_dropped_not_duplicated():
     ({"sweep": {"strategy": "i"}, "grid": {"lr_max": [0.5, 1.0]}}, "grid.lr_max does not apply"),
     ({"grid": {"strategy": ["i"], "lr_family": ["constant"]}}, "lr_family"),
     ({"grid": {"strategy": ["iii"], "momentum": [1.5]}}, "momentum"),
+    ({"sweep": {"strategy": "ii"}, "grid": {"decay_factor": [0.5]}}, "decay_factor is a setting of seesaw"),
+    ({"grid": {"strategy": ["seesaw"], "decay_factor": [2.0]}}, "decay_factor"),
 ])
 def test_malformed_grid_names_the_key(grid, message):
     with pytest.raises(SgdmError) as info:

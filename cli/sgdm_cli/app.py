@@ -45,7 +45,7 @@ app = typer.Typer(
 )
 
 
-Annotated_strategies = Annotated[str, typer.Option("--strategies", help="Comma-separated strategies to compare.")]
+Annotated_strategies = Annotated[str, typer.Option("--strategies", help="Comma-separated strategies to compare (default: the paper's five; add seesaw by name).")]
 Annotated_seeds = Annotated[int, typer.Option(help="Seeds per strategy (spread of the rates).")]
 Annotated_jobs = Annotated[int, typer.Option(help="Worker processes.")]
 Annotated_n = Annotated[Optional[int], typer.Option("--n-samples", help="Training-set size n (default: that of --dataset).")]
@@ -183,7 +183,7 @@ SPEC_FIELDS = {
     "test_size": ("dataset_options", "test_size"), "bs_growth": ("overrides", "bs_growth_rate"),
     **{name: ("overrides", name) for name in (
         "variant", "init_lr", "lr_max", "lr_min", "lr_family", "after_warmup", "power", "init_bs",
-        "bs_max", "incr_interval", "warmup_epochs", "warmup_interval", "momentum")},
+        "bs_max", "incr_interval", "warmup_epochs", "warmup_interval", "momentum", "decay_factor")},
 }
 
 
@@ -249,7 +249,7 @@ def _summary_rows(summary: Mapping[str, Any], strategy: Mapping[str, Any] | None
     if strategy:
         theory = strategy["theory"]
         rows.append({"figure": "theory: order of min E‖∇f‖²", "value": theory["order"],
-                     "note": ("vanishes" if theory["vanishes"] else "does not vanish")
+                     "note": {True: "vanishes", False: "does not vanish", None: "vanishing unknown"}[theory["vanishes"]]
                      + ("" if theory["established"] else " (no theorem)")})
         for c in strategy["conditions"]:
             if c["passed"] is not None:
@@ -280,6 +280,7 @@ def run(
     init_bs: opt.InitBs = None,
     bs_max: opt.BsMax = None,
     bs_growth: opt.BsGrowth = None,
+    decay_factor: opt.DecayFactor = None,
     incr_interval: opt.Interval = None,
     warmup_epochs: opt.WarmupEpochs = None,
     warmup_interval: opt.WarmupInterval = None,
@@ -430,6 +431,7 @@ def compare(
     init_bs: opt.InitBs = None,
     bs_max: opt.BsMax = None,
     bs_growth: opt.BsGrowth = None,
+    decay_factor: opt.DecayFactor = None,
     incr_interval: opt.Interval = None,
     warmup_epochs: opt.WarmupEpochs = None,
     warmup_interval: opt.WarmupInterval = None,
@@ -568,6 +570,7 @@ def schedule(
     init_bs: opt.InitBs = None,
     bs_max: opt.BsMax = None,
     bs_growth: opt.BsGrowth = None,
+    decay_factor: opt.DecayFactor = None,
     incr_interval: opt.Interval = None,
     warmup_epochs: opt.WarmupEpochs = None,
     warmup_interval: opt.WarmupInterval = None,

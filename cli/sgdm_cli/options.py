@@ -7,7 +7,7 @@ from typing import Annotated, Any, Mapping, Optional
 
 import typer
 
-Strategy = Annotated[str, typer.Option("--strategy", "-s", help="Strategy: baseline, i, ii, iii or warmup (aliases: const-bs-decay-lr, incr-bs-decay-lr, incr-bs-incr-lr).")]
+Strategy = Annotated[str, typer.Option("--strategy", "-s", help="Strategy: baseline, i, ii, iii, warmup or seesaw (aliases: const-bs-decay-lr, incr-bs-decay-lr, incr-bs-incr-lr).")]
 Problem = Annotated[str, typer.Option(help="Model to train: logreg (logistic regression) or mlp.")]
 Dataset = Annotated[str, typer.Option(help="digits (default), breast-cancer, synthetic, or a file: .npz (X, y), .svm/.libsvm/.svmlight, .csv.")]
 Epochs = Annotated[int, typer.Option(help="Number of epochs E; stages and warm-up scale with it (E/10).")]
@@ -31,6 +31,7 @@ Power = Annotated[Optional[float], typer.Option(help="Power of the poly decay.")
 InitBs = Annotated[Optional[int], typer.Option("--init-bs", help="Initial batch size b0.")]
 BsMax = Annotated[Optional[int], typer.Option("--bs-max", help="Batch-size cap b_max (reached in the last stage).")]
 BsGrowth = Annotated[Optional[float], typer.Option("--bs-growth", help="Batch growth factor δ per stage.")]
+DecayFactor = Annotated[Optional[float], typer.Option("--decay-factor", help="seesaw: the step decay's cut α in (0, 1) per stage (default 0.5); seesaw uses η·√α and b/α instead.")]
 Interval = Annotated[Optional[int], typer.Option("--incr-interval", help="Stage length E_inc in epochs.")]
 WarmupEpochs = Annotated[Optional[int], typer.Option("--warmup-epochs", help="Warm-up length W in epochs.")]
 WarmupInterval = Annotated[Optional[int], typer.Option("--warmup-interval", help="Warm-up growth interval w in epochs.")]
@@ -60,6 +61,7 @@ OVERRIDES = {
     "variant": "variant", "init_lr": "init_lr", "lr_max": "lr_max", "lr_min": "lr_min",
     "lr_family": "lr_family", "after_warmup": "after_warmup", "power": "power",
     "init_bs": "init_bs", "bs_max": "bs_max", "bs_growth": "bs_growth_rate",
+    "decay_factor": "decay_factor",
     "incr_interval": "incr_interval", "warmup_epochs": "warmup_epochs",
     "warmup_interval": "warmup_interval", "momentum": "momentum",
 }

@@ -143,7 +143,8 @@ def run(
 
 
 def _varying(record: dict[str, Any]) -> list[str]:
-    keys = ("variant", "lr_family", "init_lr", "lr_max", "momentum", "init_bs", "bs_growth_rate", "seed")
+    keys = ("variant", "lr_family", "init_lr", "lr_max", "momentum", "init_bs", "bs_growth_rate", "decay_factor",
+            "seed")
     return [k for k in keys if k in record.get("settings", {})]
 
 

@@ -69,7 +69,7 @@ SETTINGS: dict[str, str] = {
     "data_seed": _INT,
     "variant": _STR, "lr_family": _STR, "after_warmup": _STR, "init_lr": _FLOAT, "lr_max": _FLOAT,
     "lr_min": _FLOAT, "power": _FLOAT, "momentum": _FLOAT, "init_bs": _INT, "bs_growth_rate": _FLOAT,
-    "bs_max": _INT, "incr_interval": _INT, "warmup_epochs": _INT, "warmup_interval": _INT,
+    "decay_factor": _FLOAT, "bs_max": _INT, "incr_interval": _INT, "warmup_epochs": _INT, "warmup_interval": _INT,
     "hidden": "an integer or a list of integers", "activation": _STR, "l2": _FLOAT,
     "n_samples": _INT, "n_features": _INT, "n_classes": _INT, "test_size": _FLOAT,
     "label_column": "a string or an integer",

@@ -1,4 +1,5 @@
-r"""The paper's strategies as named presets (PAPER.md §5), with their theory row (§6).
+r"""The paper's strategies as named presets (PAPER.md §5), with their theory row (§6), and
+Seesaw, a related rule of §6.
 
 =============================  =============  ============================================
 name (aliases)                 batch size     learning rate
@@ -9,6 +10,7 @@ name (aliases)                 batch size     learning rate
 ``iii`` (``incr-bs-incr-lr``)  8, ×2/stage    exponential growth to η_max = 5·η_0 each stage
 ``warmup``                     8, ×2/stage    warm-up over W epochs (every w) to η_max = 5·η_0,
                                               then cosine (or constant)
+``seesaw``                     8, ×1/α/stage  0.1, ×√α/stage (α = ``decay_factor``, 0.5)
 =============================  =============  ============================================
 
 Defaults are the paper's at E = 300 epochs (NSHB, η_0 = 0.1, β = 0.9): stages of 30 epochs,
@@ -21,6 +23,24 @@ warm-up of 30 epochs growing every 3. **Other epoch counts** scale with E:
 5·η_0 (the paper's middle setting: 0.5 for NSHB, 0.05 for SHB). β defaults to 0.9, lowered to
 0.87 when η_max/η_0 ≥ 10, as in the paper's runs (so that β²γ < 1 with γ = 10^(1/9)).
 Every default can be overridden: ``get("iii", epochs=200, lr_max=1.0, momentum=0.87)``.
+
+**Seesaw** (Meterez et al. 2025, arXiv 2510.14717) is derived from a step decay of the rate by
+α each stage at a constant batch b_0 (η_e = η_0 α^⌊e/E_inc⌋): where that schedule cuts η by
+α, Seesaw multiplies η by √α and the batch size by 1/α, so in stage k = ⌊e/E_inc⌋
+
+    η_e = η_0 (√α)^k,    b_e = min(⌈b_0 (1/α)^k⌉, b_max)
+
+(the ceiling of :class:`~sgdm.schedules.ExpGrowthBatchSize`, PAPER.md §3; a plain cap at
+``bs_max``, not §3's affine form, which would break the 1/α ratio; plans also cap at n).
+Without rounding and caps, Smith et al.'s noise scale (:func:`noise_scale`, ∝ η/b) is
+g_k = g_0 α^(3k/2): it falls by α^(3/2) per stage, faster than the step decay's α^k (which
+Smith et al.'s rule, b/α at a fixed η, reproduces). What Seesaw keeps equal to the step decay
+is η/√b (and η²/b, the summand of V_T in §6): both runs have α^k (α^(2k)). Meterez et al.
+state the rule for adaptive optimizers, with normalized SGD as their proxy for Adam (for plain
+SGD their abstract equates doubling b with halving η, Smith et al.'s rule), and claim that it
+preserves the step decay's loss dynamics while taking fewer serial steps. So on SHB/NSHB it is
+not the step decay's noise-scale equivalent but a rule to compare; Kondo & Iiduka have no
+theorem for it.
 
 Each preset carries its theory row (:attr:`Strategy.theory`, data, not prose) and checks the
 conditions inferred for (iii) (γ < δ, β²γ < 1, γ < √δ, with γ the per-stage LR growth factor
@@ -47,7 +67,9 @@ from .schedules import (
     ExpGrowthBatchSize,
     Linear,
     LrSchedule,
+    PiecewiseBatchSize,
     Polynomial,
+    StepDecay,
     WarmupConstant,
     WarmupCosine,
     _int,
@@ -67,8 +89,9 @@ ALIASES = {
     "incr-bs-incr-lr": "iii",
     "warmup": "warmup",
     "incr-bs-warmup-lr": "warmup",
+    "seesaw": "seesaw",
 }
-_CANONICAL = ("baseline", "i", "ii", "iii", "warmup")
+_CANONICAL = ("baseline", "i", "ii", "iii", "warmup", "seesaw")
 DECAY_FAMILIES = ("constant", "cosine", "diminishing", "linear", "poly")
 
 
@@ -80,12 +103,13 @@ class ConditionWarning(UserWarning):
 class Theory:
     """The strategy's row of PAPER.md §6.
 
-    ``order``: the bound's order for min_t E‖∇f(θ_t)‖²; ``vanishes``: whether it goes to zero;
-    ``established``: whether the paper proves it (False for the warm-up: no theorem).
+    ``order``: the bound's order for min_t E‖∇f(θ_t)‖²; ``vanishes``: whether it goes to zero
+    (None where §6 says nothing: Seesaw); ``established``: whether the paper proves it (False
+    for the warm-up and Seesaw: no theorem).
     """
 
     order: str
-    vanishes: bool
+    vanishes: bool | None
     established: bool
     note: str = ""
 
@@ -122,8 +146,8 @@ class Check:
 class Strategy:
     """A named preset: batch-size and LR schedules, optimizer settings, theory row.
 
-    ``gamma`` is the per-stage LR growth factor (1 when the rate does not grow), ``delta`` the
-    per-stage batch growth factor (1 for a constant batch).
+    ``gamma`` is the per-stage LR growth factor (1 when the rate does not grow; √α < 1 for
+    Seesaw's cut), ``delta`` the per-stage batch growth factor (1 for a constant batch).
     """
 
     name: str
@@ -198,7 +222,7 @@ class Strategy:
 
 
 def names() -> list[str]:
-    """The canonical preset names, in the paper's order."""
+    """The canonical preset names, in the paper's order, then Seesaw."""
     return list(_CANONICAL)
 
 
@@ -240,6 +264,24 @@ def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSch
     )
 
 
+def _capped_growth(
+    init_bs: int, growth_rate: float, interval: int, epochs: int, bs_max: int | None
+) -> BatchSizeSchedule:
+    """b_e = min(⌈b_0 δ^⌊e/E_inc⌋⌉, b_max): exponential growth cut off at ``bs_max``.
+
+    A plain minimum, written out as stage sizes, because §3's capped form (``max_size``) is
+    affine and would change every ratio b_{k+1}/b_k, which Seesaw needs to stay δ = 1/α.
+    """
+    growth = ExpGrowthBatchSize(init_bs, growth_rate, interval)
+    if bs_max is None:
+        return growth
+    if bs_max < init_bs:
+        raise SgdmError(f"bs_max = {bs_max} is invalid: expected an integer >= init_bs = {init_bs}")
+    stage_starts = list(range(0, epochs, interval))
+    sizes = [min(int(b), bs_max) for b in growth.values(stage_starts)]
+    return PiecewiseBatchSize(sizes, stage_starts[1:])
+
+
 #: Defaults of the decay settings that :attr:`Strategy.params` leaves out: the floor of cosine
 #: decays and the power of ``poly``.
 DECAY_DEFAULTS = {"lr_min": 0.0, "power": 2.0}
@@ -259,6 +301,7 @@ _OVERRIDES = {
     "after_warmup",
     "power",
     "bs_max",
+    "decay_factor",
 }
 
 
@@ -296,7 +339,8 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
     ``init_lr``, ``lr_max``, ``lr_min``, ``bs_growth_rate`` (δ, default 2), ``bs_max``,
     ``incr_interval`` (E_inc), ``warmup_epochs``, ``warmup_interval``, ``lr_family`` (for (i)
     and (ii): 'cosine' default, 'constant' ((ii) only), 'diminishing', 'linear', 'poly'),
-    ``power`` (poly, default 2), ``after_warmup`` ('cosine' default or 'constant').
+    ``power`` (poly, default 2), ``after_warmup`` ('cosine' default or 'constant'),
+    ``decay_factor`` (Seesaw's α, the step decay's cut per stage, in (0, 1), default 0.5).
     """
     if not isinstance(name, str) or name.lower() not in ALIASES:
         raise SgdmError(
@@ -325,6 +369,12 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
     warm_i = _int("warmup_interval", o.pop("warmup_interval", wi_default))
     power = _num("power", o.pop("power", DECAY_DEFAULTS["power"]))
     bs_max = o.pop("bs_max", None)
+    alpha = _num("decay_factor", o.pop("decay_factor", 0.5))
+    if not 0.0 < alpha < 1.0:
+        raise SgdmError(
+            f"decay_factor = {alpha!r} is invalid: expected a number in (0, 1) "
+            "(the step decay's cut of the learning rate per stage)"
+        )
     family = o.pop("lr_family", "cosine")
     after = o.pop("after_warmup", "cosine")
     grows_lr = key in ("iii", "warmup")
@@ -336,21 +386,26 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
 
     const_bs = key in ("baseline", "i")
     init_bs = _int("init_bs", o.pop("init_bs", 128 if const_bs else 8))
-    if const_bs:
-        batch: BatchSizeSchedule = ConstantBatchSize(init_bs)
-        d = 1.0
-    else:
-        batch = ExpGrowthBatchSize(init_bs, delta, interval, max_size=bs_max)
-        d = delta
     params = {
         "variant": variant,
         "init_bs": init_bs,
         "init_lr": init_lr,
         "momentum": momentum,
     }
-    if not const_bs:
+    if const_bs:
+        batch: BatchSizeSchedule = ConstantBatchSize(init_bs)
+        d = 1.0
+    elif key == "seesaw":
+        # Seesaw grows the batch by 1/α where the step decay it replaces would cut η by α.
+        d = 1.0 / alpha
+        bs_max = _int("bs_max", bs_max, True)
+        batch = _capped_growth(init_bs, d, interval, epochs, bs_max)
+        params.update(decay_factor=alpha, incr_interval=interval, bs_max=bs_max)
+    else:
+        batch = ExpGrowthBatchSize(init_bs, delta, interval, max_size=bs_max)
+        d = delta
         params.update(bs_growth_rate=delta, incr_interval=interval, bs_max=bs_max)
-    bs_text = f"b = {init_bs}" if const_bs else f"b0 = {init_bs}, x{delta:g} every {interval} epochs"
+    bs_text = f"b = {init_bs}" if const_bs else f"b0 = {init_bs}, x{d:g} every {interval} epochs"
 
     if key == "baseline":
         lr: LrSchedule = Constant(init_lr)
@@ -398,6 +453,21 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
             True,
             True,
             "decays provably faster than (i) and (ii)",
+        )
+    elif key == "seesaw":
+        gamma = math.sqrt(alpha)
+        lr = StepDecay(init_lr, gamma, interval)
+        title = "Seesaw: step decay of the learning rate by √α traded for batch growth by 1/α"
+        desc = (
+            f"{bs_text}; eta x{gamma:.4g} every {interval} epochs from eta0 = {init_lr:g} "
+            f"(step decay by {alpha:g}, Seesaw)"
+        )
+        theory = Theory(
+            "no theorem (Seesaw: the step decay's loss dynamics in fewer steps)",
+            None,
+            False,
+            "no theorem in Kondo & Iiduka; Meterez et al. claim it preserves the step decay's "
+            "loss dynamics; the noise scale η·n/b falls by α^(3/2) per stage, the step decay's by α",
         )
     else:  # warmup
         if after == "cosine":

@@ -18,16 +18,18 @@ for others; the runs are the cartesian product of the lists::
 Keys (:data:`KEYS`): the run (``strategy``, ``problem``, ``dataset``, ``epochs``, ``seed``,
 ``data_seed``), the strategy settings of :func:`sgdm.strategies.get` (``variant``,
 ``momentum`` β, ``init_lr`` η_0, ``lr_max`` η_max, ``lr_min``, ``lr_family``,
-``after_warmup``, ``power``, ``init_bs`` b_0, ``bs_growth_rate`` δ, ``bs_max``,
-``incr_interval`` (stage length), ``warmup_epochs``, ``warmup_interval``), the model
+``after_warmup``, ``power``, ``init_bs`` b_0, ``bs_growth_rate`` δ, ``decay_factor`` α
+(Seesaw), ``bs_max``, ``incr_interval`` (stage length), ``warmup_epochs``,
+``warmup_interval``), the model
 (``hidden``, ``activation``, ``l2``), the data (``n_samples``, ``n_features``, ``n_classes``,
 ``test_size``, ``label_column``) and the engine (``backend``, ``dtype``, ``nesterov``,
 ``weight_decay``, ``record_every``). A key may be in ``[sweep]`` or in ``[grid]``, not both.
 
 **Settings that do not apply** to a run are dropped from it, so they never create duplicate
 runs: ``lr_max`` applies to ``iii`` and ``warmup`` only, ``lr_family`` to ``i`` and ``ii``,
-``bs_growth_rate`` / ``incr_interval`` / ``bs_max`` to the increasing-batch strategies
-(``ii``, ``iii``, ``warmup``), ``warmup_*`` and ``after_warmup`` to ``warmup``, ``lr_min`` to
+``bs_growth_rate`` to ``ii``, ``iii`` and ``warmup``, ``incr_interval`` / ``bs_max`` to
+those and ``seesaw``, ``decay_factor`` to ``seesaw``, ``warmup_*`` and ``after_warmup`` to
+``warmup``, ``lr_min`` to
 cosine decays (``i``/``ii`` with ``lr_family = "cosine"``, ``warmup`` with
 ``after_warmup = "cosine"``), ``power`` to ``lr_family = "poly"``, ``hidden`` /
 ``activation`` to ``problem = "mlp"``, ``n_samples`` / ``n_classes`` to the ``synthetic``
@@ -377,8 +379,9 @@ _APPLIES_TEXT = {
     "lr_max": "lr_max is a setting of iii and warmup",
     "lr_family": "lr_family is a setting of i and ii",
     "bs_growth_rate": "bs_growth_rate is a setting of ii, iii and warmup",
-    "incr_interval": "incr_interval is a setting of ii, iii and warmup",
-    "bs_max": "bs_max is a setting of ii, iii and warmup",
+    "decay_factor": "decay_factor is a setting of seesaw",
+    "incr_interval": "incr_interval is a setting of ii, iii, warmup and seesaw",
+    "bs_max": "bs_max is a setting of ii, iii, warmup and seesaw",
     "warmup_epochs": "warmup_epochs is a setting of warmup",
     "warmup_interval": "warmup_interval is a setting of warmup",
     "after_warmup": "after_warmup is a setting of warmup",
