@@ -141,6 +141,12 @@ def test_help_explains_every_strategy():
             assert needle in result.stdout, (command, needle)
 
 
+def test_help_keeps_the_brackets_of_install_extras():
+    # rich reads "[gpu]" as markup and drops it unless escaped: the help would say "pip install 'sgdm'".
+    assert "sgdm[gpu]" in invoke("run", "--help").stdout
+    assert "sgdm-cli[cluster]" in invoke("compare", "--help").stdout
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -13,7 +13,7 @@ Dataset = Annotated[str, typer.Option(help="digits (default), breast-cancer, syn
 Epochs = Annotated[int, typer.Option(help="Number of epochs E; stages and warm-up scale with it (E/10).")]
 Seed = Annotated[int, typer.Option(help="Seed of the initial parameters and the shuffles.")]
 Variant = Annotated[Optional[str], typer.Option(help="Momentum convention: nshb (default) or shb.")]
-Backend = Annotated[str, typer.Option(help="Optimizer backend: auto, rust, numpy (CPU, bit-identical) or cupy (GPU: needs CuPy and a CUDA device; pip install 'sgdm[gpu]').")]
+Backend = Annotated[str, typer.Option(help="Optimizer backend: auto, rust, numpy (CPU, bit-identical) or cupy (GPU: needs CuPy and a CUDA device; pip install 'sgdm\\[gpu]').")]
 Config = Annotated[Optional[Path], typer.Option(help="Run configuration file: the paper's JSON format or sgdm's spec (JSON/TOML).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")]
 Out = Annotated[Optional[Path], typer.Option(help="Write the per-epoch history to FILE (.jsonl or .csv).")]
