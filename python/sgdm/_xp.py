@@ -123,9 +123,10 @@ def to_host_floats(*values: Any) -> tuple[float, ...]:
     and copied back together (one synchronisation instead of one per value).
     """
     dev = [i for i, v in enumerate(values) if is_cupy(v)]
-    out = [v if i not in dev else None for i, v in enumerate(values)]
+    out = list(values)  # the device scalars are replaced by their host copies below
     if dev:
         cp = _cupy()
+        assert cp is not None  # is_cupy found CuPy arrays, so CuPy is imported
         host = cp.stack([values[i].astype(np.float64).reshape(()) for i in dev]).get()
         for k, i in enumerate(dev):
             out[i] = host[k]
