@@ -82,6 +82,12 @@ def test_fit_floor_of_a_plateau_is_significant_and_too_few_points_is_nan():
     assert math.isnan(few.floor) and not few.significant
 
 
+def test_fit_floor_with_no_powers_to_try_is_an_sgdm_error():
+    # it used to fail with "cannot unpack non-iterable NoneType object"
+    with pytest.raises(sgdm.SgdmError, match="powers"):
+        fit_floor(np.arange(1.0, 30.0), np.full(29, 0.3), powers=[])
+
+
 def _history(values, batch, steps, sfo):
     return {
         "epoch": np.arange(len(values)),
