@@ -156,3 +156,13 @@ def test_agreement_reports_a_broken_guarantee():
     assert "on 2 of 4 guarantees; not on: (iii) decays faster than (ii); (ii) vanishes" in verdict["summary"]
     assert theory_agreement([_row("baseline", -1.0, True)])["summary"].startswith("No guarantee")
     assert not theory_agreement([_row("baseline", -1.0, True)])["agrees"]
+
+
+def test_rate_table_without_key_has_no_group_column():
+    # the metric loop once rebound `key`, so every row after the first got a "group"
+    from sgdm.experiment import RunResult, RunSpec, rate_table
+
+    failed = [RunResult(RunSpec(strategy=name), None, None, "boom") for name in ("i", "ii", "iii")]
+    rows = rate_table(failed)
+    assert [r["strategy"] for r in rows] == ["i", "ii", "iii"]
+    assert all("group" not in r for r in rows)
