@@ -600,6 +600,7 @@ def table_rows(run: SweepRun, result: experiment.RunResult, target: float | None
     base: dict[str, Any] = {"run_id": run.run_id}
     base.update({k: run.settings.get(k) for k in columns})
     base["target"] = target
+    assert result.history is not None  # only finished runs (result.ok) get table rows
     rows = []
     for row in result.history.rows:
         r = dict(base)
@@ -746,7 +747,7 @@ def report(results: str | os.PathLike, target: float | None = None) -> dict[str,
     # A setting's label shows what varies among the runs of its strategy (not the seed). There
     # an absent setting is a value too: its default (lr_min, test_size, ... are recorded only
     # when they differ from it), or not applicable because another setting varies.
-    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    by_strategy: dict[str | None, list[dict[str, Any]]] = {}  # None: no strategy recorded
     for s in all_settings:
         by_strategy.setdefault(s.get("strategy"), []).append(s)
     varying_in = {name: [k for k in KEYS if k != "seed" and len(values(group, k)) > 1]
