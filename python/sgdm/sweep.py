@@ -90,6 +90,7 @@ from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS
 from .experiment import _BOOL, _FLOAT, _INT, _STR
+from .plan import import_tomllib
 from .records import RecordWriter, atomic_write, fsync_dir, json_safe, lock_for_writing, read_records, rewrite
 
 __all__ = [
@@ -282,16 +283,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
         raise SgdmError(f"cannot read grid {path}: no such file") from None
     try:
         if suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                try:
-                    import tomli as tomllib  # type: ignore[no-redef]
-                except ImportError:
-                    raise ImportError(
-                        f"reading {path} needs Python >= 3.11 or pip install tomli; "
-                        "or write the grid as JSON"
-                    ) from None
+            tomllib = import_tomllib(path, "; or write the grid as JSON")
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw)
