@@ -459,8 +459,10 @@ def result_rows(result: RunResult) -> list[dict[str, Any]]:
 def result_from_rows(spec: RunSpec, rows: Sequence[Mapping[str, Any]], target: float | None) -> RunResult:
     """A finished run rebuilt from its history rows read back from a record file: the row keys
     only (extra columns dropped), JSON's null back to NaN, the strategy's theory row attached."""
-    history_rows: list[dict[str, Any]] = [{k: (math.nan if r.get(k) is None and k != "diverged" else r.get(k)) for k in ROW_KEYS}
-                    for r in rows]
+    history_rows: list[dict[str, Any]] = [
+        {k: (math.nan if r.get(k) is None and k != "diverged" else r.get(k)) for k in ROW_KEYS}
+        for r in rows
+    ]
     diverged = bool(history_rows[-1]["diverged"])
     history = History(rows=history_rows, diverged=diverged,
                       diverged_epoch=history_rows[-1]["epoch"] if diverged else None)

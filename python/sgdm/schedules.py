@@ -117,7 +117,7 @@ def _int(name: str, x: Any) -> int:
         return int(x)
     if isinstance(x, Real) and math.isfinite(x) and float(x).is_integer():
         # 30.0 from a JSON file. typeshed's numbers.Real declares no __int__, but float, the NumPy
-        # floats, Fraction and Decimal all have one (and int() of them is exact, unlike float()).
+        # floats, Fraction and Decimal all have one; int(float(x)) would round a large Decimal.
         return int(x)  # type: ignore[call-overload]
     raise SgdmError(f"{name} = {x!r} is invalid: expected an integer")
 
