@@ -215,3 +215,17 @@ def test_bad_spec():
         Plan.from_dict({"n_samples": 10, "epochs": 1, "batch_size": 2})
     with pytest.raises(sgdm.SgdmError, match="format"):
         Plan.from_dict({"format": "other/9", "n_samples": 10, "epochs": 1, "batch_size": 2, "lr": 0.1})
+
+
+def test_toml_on_python_3_10_without_tomli_says_what_to_install(tmp_path, monkeypatch):
+    # read_spec_file imported tomllib unconditionally, which Python 3.10 does not have
+    import sys
+
+    from sgdm.plan import read_spec_file
+
+    path = tmp_path / "plan.toml"
+    path.write_text('epochs = 3\n')
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    monkeypatch.setitem(sys.modules, "tomli", None)  # None: importing it raises ImportError
+    with pytest.raises(ImportError, match="pip install tomli"):
+        read_spec_file(path)

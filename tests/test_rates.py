@@ -82,6 +82,12 @@ def test_fit_floor_of_a_plateau_is_significant_and_too_few_points_is_nan():
     assert math.isnan(few.floor) and not few.significant
 
 
+def test_fit_floor_with_no_powers_to_try_is_an_sgdm_error():
+    # it used to fail with "cannot unpack non-iterable NoneType object"
+    with pytest.raises(sgdm.SgdmError, match="powers"):
+        fit_floor(np.arange(1.0, 30.0), np.full(29, 0.3), powers=[])
+
+
 def _history(values, batch, steps, sfo):
     return {
         "epoch": np.arange(len(values)),
@@ -150,3 +156,13 @@ def test_agreement_reports_a_broken_guarantee():
     assert "on 2 of 4 guarantees; not on: (iii) decays faster than (ii); (ii) vanishes" in verdict["summary"]
     assert theory_agreement([_row("baseline", -1.0, True)])["summary"].startswith("No guarantee")
     assert not theory_agreement([_row("baseline", -1.0, True)])["agrees"]
+
+
+def test_rate_table_without_key_has_no_group_column():
+    # the metric loop once rebound `key`, so every row after the first got a "group"
+    from sgdm.experiment import RunResult, RunSpec, rate_table
+
+    failed = [RunResult(RunSpec(strategy=name), None, None, "boom") for name in ("i", "ii", "iii")]
+    rows = rate_table(failed)
+    assert [r["strategy"] for r in rows] == ["i", "ii", "iii"]
+    assert all("group" not in r for r in rows)

@@ -201,7 +201,8 @@ def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved:
     for name, path in SPEC_FIELDS.items():
         if not _given(ctx, name):
             continue
-        a, b = mine, theirs
+        a: object = mine  # any JSON value, once the path leaves the nested dicts
+        b: object = theirs
         for key in path:
             a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
         if a != b:
@@ -490,7 +491,7 @@ def compare(
         if out is not None:
             held.enter_context(lock_for_writing(out))
         finished: dict[str, experiment.RunResult] = {}
-        if resume and out.exists():
+        if resume and out is not None and out.exists():
             finished = experiment.finished_results(specs, read_records(out), target)
             # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
             rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
@@ -543,9 +544,9 @@ def compare(
                                         "(−1 is O(1/T)); floor: c of c + A·T^−p"))
         style = "green" if verdict["agrees"] else "yellow"
         console_out.print(Panel(verdict["summary"], border_style=style, expand=False))
-    for r in results:
-        if not r.ok:
-            console_err.print(f"[red]run {r.spec.label} failed:[/red] {r.error}", highlight=False)
+    for result in results:
+        if not result.ok:
+            console_err.print(f"[red]run {result.spec.label} failed:[/red] {result.error}", highlight=False)
     if out is not None:
         console_err.print(f"histories written to {out}")
     if plot is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 import numpy as np
 
@@ -116,6 +116,13 @@ def logsumexp_rows(xp: ModuleType, Z: Any) -> Any:
     return c + xp.log(xp.exp(Z - c[:, None]).sum(axis=1))
 
 
+# the fixed arities let callers return the result as a typed pair or triple
+@overload
+def to_host_floats(a: Any, b: Any, /) -> tuple[float, float]: ...
+@overload
+def to_host_floats(a: Any, b: Any, c: Any, /) -> tuple[float, float, float]: ...
+@overload
+def to_host_floats(*values: Any) -> tuple[float, ...]: ...
 def to_host_floats(*values: Any) -> tuple[float, ...]:
     """Python floats of the given scalars, bringing every device scalar back in one transfer.
 
@@ -123,9 +130,10 @@ def to_host_floats(*values: Any) -> tuple[float, ...]:
     and copied back together (one synchronisation instead of one per value).
     """
     dev = [i for i, v in enumerate(values) if is_cupy(v)]
-    out = [v if i not in dev else None for i, v in enumerate(values)]
+    out = list(values)  # the device scalars are replaced by their host copies below
     if dev:
         cp = _cupy()
+        assert cp is not None  # is_cupy found CuPy arrays, so CuPy is imported
         host = cp.stack([values[i].astype(np.float64).reshape(()) for i in dev]).get()
         for k, i in enumerate(dev):
             out[i] = host[k]

@@ -58,6 +58,7 @@ from .schedules import (
     Polynomial,
     WarmupConstant,
     WarmupCosine,
+    _int,
 )
 
 __all__ = [
@@ -162,7 +163,7 @@ class RunConfig:
 
 
 def _beta(name: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real) or not 0.0 <= x < 1.0:
+    if isinstance(x, bool) or not isinstance(x, Real) or not 0.0 <= float(x) < 1.0:
         raise SgdmError(f"{name} = {x!r} is invalid: expected a number in [0, 1)")
     return float(x)
 
@@ -295,7 +296,8 @@ def read_paper_config(config: Any, n_samples: int) -> RunConfig:
     if isinstance(epochs, bool) or not isinstance(epochs, Real) or not math.isfinite(epochs):
         raise SgdmError(f"epochs = {epochs!r} is invalid: expected an integer >= 1")
     try:
-        plan = Plan(n_samples, epochs, batch, lr)
+        # _int accepts 30.0 from JSON; a fractional count is re-worded by the except below
+        plan = Plan(n_samples, _int("epochs", epochs), batch, lr)
     except SgdmError as exc:
         raise _rename(exc, _LR_KEYS) from None
     return RunConfig(plan, variant, momentum)

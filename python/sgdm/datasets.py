@@ -277,7 +277,7 @@ def _finish(
     *,
     feature_names: Any,
     seed: int,
-    test_size: float | None,
+    test_size: float,
     do_standardize: bool,
     split: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Dataset:
@@ -301,6 +301,8 @@ def _finish(
         raise DatasetError(
             f"{where}: every label is {classes.tolist()}; expected at least 2 classes"
         )
+    mean: np.ndarray | None
+    scale: np.ndarray | None
     if do_standardize:
         mean, scale, (X_tr, X_te) = standardize(X_tr, X_te)
     else:

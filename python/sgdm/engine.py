@@ -489,14 +489,16 @@ def train(
     step = opt.step
     if on_gpu:
         # the engine's own gradient buffers: checked once here, not at every step
-        opt._kernel.check(opt._params, grads, lrs[0])
+        kernel = opt._kernel
+        assert isinstance(kernel, gpu.CupyKernel)  # what SGDM builds for backend "cupy"
+        kernel.check(opt._params, grads, lrs[0])
         gpu_epoch = _gpu_epoch_runner(problem, opt, grads, X, y, X_shuf, y_shuf, lrs, rng, n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         if record_initial and resume is None:
-            row = record(0, batch_sizes[0], lrs[0], 0, 0, False)
+            initial_row = record(0, batch_sizes[0], lrs[0], 0, 0, False)
             if callback is not None:
-                callback(0, row)
-            if row["diverged"]:  # a non-finite starting point
+                callback(0, initial_row)
+            if initial_row["diverged"]:  # a non-finite starting point
                 history.diverged, history.diverged_epoch = True, 0
         for e in range(first_epoch, E if not history.diverged else first_epoch):
             b = batch_sizes[e]
@@ -526,7 +528,7 @@ def train(
                     sfo += (hi if hi < n else n) - lo
                 train_time += perf() - t0
             epoch = e + 1
-            row = None
+            row: dict[str, Any] | None = None
             if failed or epoch % record_every == 0 or epoch == E:
                 # lr of the epoch's last step (of the step that failed, on divergence)
                 row = record(epoch, b, lrs[t] if failed else lrs[t - 1], t, sfo, failed)

@@ -429,22 +429,22 @@ def run_many(
     from .executor import make_executor
 
     own = executor is None
-    if own:
-        executor = make_executor(jobs, n_items=len(specs))
+    pool = make_executor(jobs, n_items=len(specs)) if executor is None else executor
     results: list[RunResult | None] = [None] * len(specs)
     try:
-        for done in executor.map_unordered(partial(_run_one, target=target), list(specs)):
+        for done in pool.map_unordered(partial(_run_one, target=target), list(specs)):
             i = done.index
             if done.ok:
-                results[i] = done.result
+                result: RunResult = done.result
             else:
                 err = done.error
-                results[i] = RunResult(specs[i], None, None, f"{type(err).__name__}: {err}")
+                result = RunResult(specs[i], None, None, f"{type(err).__name__}: {err}")
+            results[i] = result
             if on_done:
-                on_done(results[i])
+                on_done(result)
     finally:
         if own:
-            executor.close()
+            pool.close()
     return [r for r in results if r is not None]
 
 
@@ -459,8 +459,10 @@ def result_rows(result: RunResult) -> list[dict[str, Any]]:
 def result_from_rows(spec: RunSpec, rows: Sequence[Mapping[str, Any]], target: float | None) -> RunResult:
     """A finished run rebuilt from its history rows read back from a record file: the row keys
     only (extra columns dropped), JSON's null back to NaN, the strategy's theory row attached."""
-    history_rows = [{k: (math.nan if r.get(k) is None and k != "diverged" else r.get(k)) for k in ROW_KEYS}
-                    for r in rows]
+    history_rows: list[dict[str, Any]] = [
+        {k: (math.nan if r.get(k) is None and k != "diverged" else r.get(k)) for k in ROW_KEYS}
+        for r in rows
+    ]
     diverged = bool(history_rows[-1]["diverged"])
     history = History(rows=history_rows, diverged=diverged,
                       diverged_epoch=history_rows[-1]["epoch"] if diverged else None)
@@ -498,9 +500,10 @@ def _mean_std(values: Iterable[float | None]) -> tuple[float, float]:
 
 def _median_if_all(values: Sequence[int | None]) -> float | None:
     """The median over seeds when every seed reached the target, else None."""
-    if not values or any(v is None for v in values):
+    reached = [v for v in values if v is not None]
+    if not values or len(reached) < len(values):
         return None
-    return float(np.median(values))
+    return float(np.median(reached))
 
 
 def rate_table(
@@ -532,16 +535,16 @@ def rate_table(
             row["conditions"] = [c for c in strat["conditions"] if c["passed"] is not None]
             row["description"] = strat["description"]
         sums = [r.summary for r in ok if r.summary]
-        for key in ("grad_norm_sq_final", "grad_norm_sq_min", "slope_steps", "slope_sfo", "floor",
-                    "test_accuracy", "wall_time"):
-            mean, std = _mean_std(s[key] for s in sums)
-            row[key] = mean
-            row[key + "_std"] = std
+        for metric in ("grad_norm_sq_final", "grad_norm_sq_min", "slope_steps", "slope_sfo", "floor",
+                       "test_accuracy", "wall_time"):
+            mean, std = _mean_std(s[metric] for s in sums)
+            row[metric] = mean
+            row[metric + "_std"] = std
         row["floor_significant"] = bool(sums) and sum(s["floor_significant"] for s in sums) > len(sums) / 2
         row["diverged"] = sum(s["diverged"] for s in sums)
-        for key in ("steps_to_target", "sfo_to_target"):
-            vals = [s.get(key) for s in sums]
-            row[key] = _median_if_all(vals) if sums and "target" in sums[0] else None
+        for metric in ("steps_to_target", "sfo_to_target"):
+            vals = [s.get(metric) for s in sums]
+            row[metric] = _median_if_all(vals) if sums and "target" in sums[0] else None
         row["errors"] = [r.error for r in group if not r.ok]
         rows.append(row)
     return rows
@@ -559,7 +562,7 @@ def theory_agreement(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``measured`` and ``holds``), ``agrees`` (every guarantee holds) and a ``summary`` sentence.
     """
     by_name = {r["strategy"]: r for r in rows}
-    claims = []
+    claims: list[dict[str, Any]] = []  # JSON records; "strategy" only on the "bound" claims
     for fast, slow in FASTER_CLAIMS:
         if fast in by_name and slow in by_name:
             a, b = by_name[fast]["slope_steps"], by_name[slow]["slope_steps"]

@@ -381,18 +381,18 @@ def mixed_params_error(params: Sequence[Any]) -> TypeError | None:
 
 
 # -- the optimizer's kernel ------------------------------------------------------------------
-def tile_table(sizes: Sequence[int]) -> np.ndarray:
+def tile_table(sizes: Sequence[int] | np.ndarray) -> np.ndarray:
     """The ``(n_tiles, 2)`` int32 table of the multi-tensor kernel: for each thread block, the
     tensor it updates and the index of its tile (:data:`TILE` elements) in that tensor. Tensors
     without elements get no tile."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    counts = -(-sizes // TILE)
+    elements = np.asarray(sizes, dtype=np.int64)
+    counts = -(-elements // TILE)
     total = int(counts.sum())
-    if total >= 2**31 or (sizes.size and int(counts.max()) >= 2**31):
-        raise SgdmError(f"too many elements for one launch ({int(sizes.sum())})")
+    if total >= 2**31 or (elements.size and int(counts.max()) >= 2**31):
+        raise SgdmError(f"too many elements for one launch ({int(elements.sum())})")
     table = np.empty((total, 2), dtype=np.int32)
-    table[:, 0] = np.repeat(np.arange(sizes.size, dtype=np.int32), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if sizes.size else np.zeros(0, np.int64)
+    table[:, 0] = np.repeat(np.arange(elements.size, dtype=np.int32), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if elements.size else np.zeros(0, np.int64)
     table[:, 1] = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
     return table
 
@@ -429,7 +429,9 @@ class CupyKernel:
     ``CupyKernel(momentum, variant, nesterov, weight_decay, check_finite).step(params, grads,
     momenta, lr)``. One launch per dtype present; see the module docstring."""
 
-    def __init__(self, momentum, variant, nesterov, weight_decay, check_finite):
+    def __init__(
+        self, momentum: float, variant: str, nesterov: bool, weight_decay: float, check_finite: bool
+    ) -> None:
         self._cp = require_cupy()
         self._kind = cupy_kind()
         self.momentum = momentum
@@ -439,8 +441,9 @@ class CupyKernel:
         self.check_finite = check_finite
         self._bound: tuple[Any, Any] | None = None
         self._groups: list[_Group] = []
-        self._device = None
-        self._no_halt = None
+        # CuPy objects (untyped here), set by _bind: the cupy.cuda.Device and the zero halt flag
+        self._device: Any = None
+        self._no_halt: Any = None
 
     def _bind(self, params: Sequence[Any], momenta: Sequence[Any]) -> None:
         """Build the pointer and tile tables (once per optimizer)."""

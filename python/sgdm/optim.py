@@ -3,13 +3,16 @@ CUDA kernel launch per step and dtype), updated in place."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from . import _validate, _xp
 from ._sgdm import FusedStep, SgdmError
 from .reference import sgdm_step
+
+if TYPE_CHECKING:
+    from .gpu import CupyKernel
 
 __all__ = ["SGDM"]
 
@@ -117,6 +120,7 @@ class SGDM:
         self.variant = _validate.check_variant(variant, self.nesterov)
         self.weight_decay = _validate.check_weight_decay(weight_decay)
         self.check_finite = bool(check_finite)
+        kernel: type[FusedStep | _NumpyKernel | CupyKernel]
         if self.backend == "cupy":
             from .gpu import CupyKernel as kernel
         else:

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Mapping
 
 import numpy as np
@@ -281,12 +283,25 @@ class Plan:
 # spec files
 
 
+def import_tomllib(path: str | os.PathLike, hint: str = "") -> ModuleType:
+    """``tomllib``, or on Python 3.10 its backport ``tomli``, to read the TOML file ``path``;
+    imported only then, so that TOML support is optional on 3.10."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli
+    except ImportError:
+        raise ImportError(f"reading {path} needs Python >= 3.11 or pip install tomli{hint}") from None
+    return tomli
+
+
 def read_spec_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read a JSON file, or a TOML file when the name ends in ``.toml``."""
     p = Path(path)
     if p.suffix.lower() == ".toml":
-        import tomllib
-
+        tomllib = import_tomllib(p)
         with open(p, "rb") as f:
             try:
                 return tomllib.load(f)

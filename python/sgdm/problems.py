@@ -379,6 +379,7 @@ class Problem:
             if out is not None:
                 raise SgdmError("the data set is empty; the full gradient is undefined")
             return math.nan, math.nan
+        grads: list[np.ndarray] | None = None  # each chunk's gradient, only when out is given
         if out is not None:
             if (
                 self._tmp is None
@@ -387,21 +388,21 @@ class Problem:
             ):
                 xp = _xp.array_namespace(*params)
                 self._tmp = [xp.empty_like(p, order="C") for p in params]
+            grads = self._tmp
             for o in out:
                 o.fill(0)
         loss = 0.0
         correct = 0
         for sl in self._chunks(m, chunk_size):
             w = (sl.stop - sl.start) / m
-            grads = self._tmp if out is not None else None
             loss_c, correct_c = self._batch(params, X[sl], y[sl], grads, count_correct)
             # Each chunk's mean includes the L2 term once; the weights sum to 1, so the
             # weighted sum includes it exactly once as well.
             loss += w * loss_c
             correct += correct_c
-            if out is not None:
+            if grads is not None:
                 wt = self.dtype.type(w)
-                for o, t in zip(out, self._tmp):
+                for o, t in zip(out, grads):
                     t *= wt
                     o += t
         # On CuPy, loss and correct are device scalars here: the public callers bring them back.
@@ -653,7 +654,9 @@ class MLP(Problem):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__(n_features, n_classes, l2, dtype)
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        if isinstance(hidden, bool):  # an int to isinstance, but not a layer width
+            raise SgdmError(f"hidden = {hidden!r} is invalid: expected a list of layer widths")
+        if isinstance(hidden, (int, np.integer)):
             hidden = (hidden,)
         try:
             hidden = tuple(hidden)

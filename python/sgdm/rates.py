@@ -83,6 +83,19 @@ class SlopeFit:
     x_range: tuple[float, float]
 
 
+def _positive_points(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as float64 arrays (equal 1-D shapes), keeping the points where both are
+    finite and positive."""
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    if xa.shape != ya.shape or xa.ndim != 1:
+        raise SgdmError(f"x and y have shapes {xa.shape} and {ya.shape}; expected equal 1-D shapes")
+    ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
+    return xa[ok], ya[ok]
+
+
 def fit_decay_slope(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -104,19 +117,14 @@ def fit_decay_slope(
     """
     if not 0.0 < last_fraction <= 1.0:
         raise SgdmError(f"last_fraction = {last_fraction!r} is invalid: expected a number in (0, 1]")
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise SgdmError(f"x and y have shapes {x.shape} and {y.shape}; expected equal 1-D shapes")
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    x, y = x[ok], y[ok]
-    n = x.size
+    px, py = _positive_points(x, y)
+    n = px.size
     k = max(2, math.ceil(last_fraction * n))
-    x, y = x[n - min(k, n):], y[n - min(k, n):]
-    if x.size < 2 or np.ptp(x) == 0:
-        xr = (float(x[0]), float(x[-1])) if x.size else (math.nan, math.nan)
-        return SlopeFit(math.nan, math.nan, math.nan, int(x.size), xr)
-    u, v = np.log(x), np.log(y)
+    px, py = px[n - min(k, n):], py[n - min(k, n):]
+    if px.size < 2 or np.ptp(px) == 0:
+        xr = (float(px[0]), float(px[-1])) if px.size else (math.nan, math.nan)
+        return SlopeFit(math.nan, math.nan, math.nan, int(px.size), xr)
+    u, v = np.log(px), np.log(py)
     du, dv = u - u.mean(), v - v.mean()
     slope = float(np.dot(du, dv) / np.dot(du, du))
     intercept = float(v.mean() - slope * u.mean())
@@ -124,7 +132,7 @@ def fit_decay_slope(
     ss_tot = float(np.dot(dv, dv))
     # a flat tail (ss_tot ~ 0 up to rounding) is fitted exactly by slope 0
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 1e-20 * v.size else 1.0
-    return SlopeFit(slope, intercept, r2, int(x.size), (float(x[0]), float(x[-1])))
+    return SlopeFit(slope, intercept, r2, int(px.size), (float(px[0]), float(px[-1])))
 
 
 @dataclass(frozen=True)
@@ -174,44 +182,42 @@ def fit_floor(
     :math:`c/y_{\text{last}} \to 0`, a plateau :math:`c/y_{\text{last}} \to 1`. Points with
     non-positive or non-finite :math:`x, y` are dropped; with fewer than 3 the fit is NaN.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise SgdmError(f"x and y have shapes {x.shape} and {y.shape}; expected equal 1-D shapes")
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    x, y = x[ok], y[ok]
-    if x.size < 3:
-        return FloorFit(math.nan, math.nan, math.nan, math.nan, False, math.nan, int(x.size))
+    px, py = _positive_points(x, y)
+    if px.size < 3:
+        return FloorFit(math.nan, math.nan, math.nan, math.nan, False, math.nan, int(px.size))
     grid = np.geomspace(0.05, 5.0, 200) if powers is None else np.asarray(powers, dtype=np.float64)
-    xs = x / x[0]  # scale-free basis, better conditioned
-    best = None
-    ones = np.ones_like(y)
+    if grid.size == 0:
+        raise SgdmError(f"powers = {powers!r} is invalid: expected at least one power to try")
+    xs = px / px[0]  # scale-free basis, better conditioned
+    best: tuple[float, float, float, float] | None = None  # (rss, c, a, p) of the best power
+    ones = np.ones_like(py)
     for p in grid:
         t = xs ** (-p)
-        coef, rss = _weighted_ls(np.column_stack([ones, t]), y)
+        coef, rss = _weighted_ls(np.column_stack([ones, t]), py)
         c, a = coef
         if c < 0 or a < 0:
-            cands = [(np.array([0.0, max(_weighted_ls(t[:, None], y)[0][0], 0.0)]))]
-            cands.append(np.array([max(_weighted_ls(ones[:, None], y)[0][0], 0.0), 0.0]))
+            cands = [(np.array([0.0, max(_weighted_ls(t[:, None], py)[0][0], 0.0)]))]
+            cands.append(np.array([max(_weighted_ls(ones[:, None], py)[0][0], 0.0), 0.0]))
             fits = []
             for cf in cands:
-                r = (cf[0] + cf[1] * t - y) / y
+                r = (cf[0] + cf[1] * t - py) / py
                 fits.append((float(np.dot(r, r)), cf))
             rss, coef = min(fits, key=lambda f: f[0])
             c, a = coef
         if best is None or rss < best[0]:
             best = (rss, float(c), float(a), float(p))
+    assert best is not None  # the grid is not empty
     rss, c, a_scaled, p = best
-    amplitude = a_scaled * x[0] ** p  # A x^{-p} = a_scaled (x / x0)^{-p}
-    frac = c / y[-1]
+    amplitude = a_scaled * px[0] ** p  # A x^{-p} = a_scaled (x / x0)^{-p}
+    frac = c / py[-1]
     return FloorFit(
         floor=c,
         amplitude=float(amplitude),
         power=p,
         floor_fraction=float(frac),
         significant=bool(frac >= significance),
-        rel_rms=math.sqrt(rss / y.size),
-        n_points=int(y.size),
+        rel_rms=math.sqrt(rss / py.size),
+        n_points=int(py.size),
     )
 
 

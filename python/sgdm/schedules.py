@@ -99,24 +99,32 @@ UNITS = ("epoch", "step")
 # argument normalisation (domain checks live in the Rust core)
 
 
-def _num(name: str, x: Any, optional: bool = False) -> float | None:
-    if x is None and optional:
-        return None
+def _num(name: str, x: Any) -> float:
     if isinstance(x, bool) or not isinstance(x, Real):
         raise SgdmError(f"{name} = {x!r} is invalid: expected a number")
     return float(x)
 
 
-def _int(name: str, x: Any, optional: bool = False) -> int | None:
-    if x is None and optional:
-        return None
+def _num_or_none(name: str, x: Any) -> float | None:
+    """:func:`_num` for an optional field: ``None`` stays ``None`` (unset)."""
+    return None if x is None else _num(name, x)
+
+
+def _int(name: str, x: Any) -> int:
     if isinstance(x, bool):
         raise SgdmError(f"{name} = {x!r} is invalid: expected an integer")
     if isinstance(x, Integral):
         return int(x)
     if isinstance(x, Real) and math.isfinite(x) and float(x).is_integer():
-        return int(x)  # 30.0 from a JSON file
+        # 30.0 from a JSON file. typeshed's numbers.Real declares no __int__, but float, the NumPy
+        # floats, Fraction and Decimal all have one; int(float(x)) would round a large Decimal.
+        return int(x)  # type: ignore[call-overload]
     raise SgdmError(f"{name} = {x!r} is invalid: expected an integer")
+
+
+def _int_or_none(name: str, x: Any) -> int | None:
+    """:func:`_int` for an optional field: ``None`` stays ``None`` (unset)."""
+    return None if x is None else _int(name, x)
 
 
 def _ints(name: str, xs: Any) -> list[int]:
@@ -275,7 +283,7 @@ class Cosine(LrSchedule):
         self._init(
             init_value=_num("init_value", init_value),
             min_value=_num("min_value", min_value),
-            epochs=_int("epochs", epochs, True),
+            epochs=_int_or_none("epochs", epochs),
         )
 
 
@@ -287,7 +295,7 @@ class Linear(LrSchedule):
     def __init__(self, init_value: float, total_steps: int | None = None):
         self._init(
             init_value=_num("init_value", init_value),
-            total_steps=_int("total_steps", total_steps, True),
+            total_steps=_int_or_none("total_steps", total_steps),
         )
 
 
@@ -300,7 +308,7 @@ class Polynomial(LrSchedule):
         self._init(
             init_value=_num("init_value", init_value),
             power=_num("power", power),
-            total_steps=_int("total_steps", total_steps, True),
+            total_steps=_int_or_none("total_steps", total_steps),
         )
 
 
@@ -329,9 +337,9 @@ class ExpGrowth(LrSchedule):
         self._init(
             init_value=_num("init_value", init_value),
             interval=_int("interval", interval),
-            max_value=_num("max_value", max_value, True),
-            growth_rate=_num("growth_rate", growth_rate, True),
-            epochs=_int("epochs", epochs, True),
+            max_value=_num_or_none("max_value", max_value),
+            growth_rate=_num_or_none("growth_rate", growth_rate),
+            epochs=_int_or_none("epochs", epochs),
         )
 
 
@@ -359,8 +367,8 @@ class WarmupConstant(LrSchedule):
             init_value=_num("init_value", init_value),
             warmup_epochs=_int("warmup_epochs", warmup_epochs),
             warmup_interval=_int("warmup_interval", warmup_interval),
-            max_value=_num("max_value", max_value, True),
-            growth_rate=_num("growth_rate", growth_rate, True),
+            max_value=_num_or_none("max_value", max_value),
+            growth_rate=_num_or_none("growth_rate", growth_rate),
         )
 
 
@@ -388,10 +396,10 @@ class WarmupCosine(LrSchedule):
             init_value=_num("init_value", init_value),
             warmup_epochs=_int("warmup_epochs", warmup_epochs),
             warmup_interval=_int("warmup_interval", warmup_interval),
-            max_value=_num("max_value", max_value, True),
-            growth_rate=_num("growth_rate", growth_rate, True),
+            max_value=_num_or_none("max_value", max_value),
+            growth_rate=_num_or_none("growth_rate", growth_rate),
             min_value=_num("min_value", min_value),
-            epochs=_int("epochs", epochs, True),
+            epochs=_int_or_none("epochs", epochs),
         )
 
 
@@ -459,7 +467,7 @@ class OneCycle(LrSchedule):
     ):
         self._init(
             peak_value=_num("peak_value", peak_value),
-            total=_int("total", total, True),
+            total=_int_or_none("total", total),
             pct_start=_num("pct_start", pct_start),
             div_factor=_num("div_factor", div_factor),
             final_div_factor=_num("final_div_factor", final_div_factor),
@@ -550,8 +558,8 @@ class ExpGrowthBatchSize(BatchSizeSchedule):
             init_size=_int("init_size", init_size),
             growth_rate=_num("growth_rate", growth_rate),
             interval=_int("interval", interval),
-            max_size=_int("max_size", max_size, True),
-            epochs=_int("epochs", epochs, True),
+            max_size=_int_or_none("max_size", max_size),
+            epochs=_int_or_none("epochs", epochs),
         )
 
 
@@ -609,7 +617,7 @@ def _from_dict(spec: Any, types: Mapping[str, type], what: str) -> Any:
     except TypeError:
         import inspect
 
-        params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        params = list(inspect.signature(cls).parameters)
         unknown = sorted(set(kwargs) - set(params))
         if unknown:
             raise SgdmError(
@@ -617,8 +625,8 @@ def _from_dict(spec: Any, types: Mapping[str, type], what: str) -> Any:
             ) from None
         required = [
             p.name
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name != "self" and p.default is inspect.Parameter.empty and p.name not in kwargs
+            for p in inspect.signature(cls).parameters.values()
+            if p.default is inspect.Parameter.empty and p.name not in kwargs
         ]
         raise SgdmError(
             f"{required[0] if required else 'spec'} is missing: a {kind!r} {what} requires "
@@ -648,7 +656,7 @@ def as_lr(x: Any, name: str = "lr") -> LrSchedule:
     if isinstance(x, Mapping):
         return lr_from_dict(x)
     if isinstance(x, Real) and not isinstance(x, bool):
-        return Constant(x)
+        return Constant(float(x))
     raise SgdmError(
         f"{name} = {x!r} is invalid: expected a learning-rate schedule, a number or a spec dict"
     )

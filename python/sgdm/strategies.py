@@ -73,6 +73,7 @@ from .schedules import (
     WarmupConstant,
     WarmupCosine,
     _int,
+    _int_or_none,
     _num,
 )
 
@@ -398,7 +399,7 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
     elif key == "seesaw":
         # Seesaw grows the batch by 1/α where the step decay it replaces would cut η by α.
         d = 1.0 / alpha
-        bs_max = _int("bs_max", bs_max, True)
+        bs_max = _int_or_none("bs_max", bs_max)
         batch = _capped_growth(init_bs, d, interval, epochs, bs_max)
         params.update(decay_factor=alpha, incr_interval=interval, bs_max=bs_max)
     else:

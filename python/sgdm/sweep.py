@@ -90,6 +90,7 @@ from ._sgdm import SgdmError
 from .datasets import DATASETS, FILE_FORMATS
 from .engine import ROW_KEYS
 from .experiment import _BOOL, _FLOAT, _INT, _STR
+from .plan import import_tomllib
 from .records import RecordWriter, atomic_write, fsync_dir, json_safe, lock_for_writing, read_records, rewrite
 
 __all__ = [
@@ -282,16 +283,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
         raise SgdmError(f"cannot read grid {path}: no such file") from None
     try:
         if suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                try:
-                    import tomli as tomllib  # type: ignore[no-redef]
-                except ImportError:
-                    raise ImportError(
-                        f"reading {path} needs Python >= 3.11 or pip install tomli; "
-                        "or write the grid as JSON"
-                    ) from None
+            tomllib = import_tomllib(path, "; or write the grid as JSON")
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw)
@@ -600,6 +592,7 @@ def table_rows(run: SweepRun, result: experiment.RunResult, target: float | None
     base: dict[str, Any] = {"run_id": run.run_id}
     base.update({k: run.settings.get(k) for k in columns})
     base["target"] = target
+    assert result.history is not None  # only finished runs (result.ok) get table rows
     rows = []
     for row in result.history.rows:
         r = dict(base)
@@ -746,7 +739,7 @@ def report(results: str | os.PathLike, target: float | None = None) -> dict[str,
     # A setting's label shows what varies among the runs of its strategy (not the seed). There
     # an absent setting is a value too: its default (lr_min, test_size, ... are recorded only
     # when they differ from it), or not applicable because another setting varies.
-    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    by_strategy: dict[str | None, list[dict[str, Any]]] = {}  # None: no strategy recorded
     for s in all_settings:
         by_strategy.setdefault(s.get("strategy"), []).append(s)
     varying_in = {name: [k for k in KEYS if k != "seed" and len(values(group, k)) > 1]
