@@ -309,38 +309,32 @@ impl LrSchedule {
 
     /// Whether the value can change within an epoch (reads the step clock).
     pub fn uses_step(&self) -> bool {
-        match self {
-            LrSchedule::Diminishing { .. }
-            | LrSchedule::Linear { .. }
-            | LrSchedule::Polynomial { .. } => true,
-            LrSchedule::StepDecay { unit, .. }
-            | LrSchedule::MultiStepDecay { unit, .. }
-            | LrSchedule::ExponentialDecay { unit, .. }
-            | LrSchedule::OneCycle { unit, .. }
-            | LrSchedule::CosineRestarts { unit, .. } => *unit == Unit::Step,
-            LrSchedule::Join { pieces, unit, .. } => {
-                *unit == Unit::Step || pieces.iter().any(LrSchedule::uses_step)
-            }
-            _ => false,
-        }
+        self.reads(Unit::Step)
     }
 
     /// Whether the value reads the epoch clock.
     pub fn uses_epoch(&self) -> bool {
+        self.reads(Unit::Epoch)
+    }
+
+    /// Whether the value reads `clock`: the step-type families the step, a constant neither,
+    /// a family with a `unit` that unit, a `Join` its boundaries' unit and whatever its pieces
+    /// read, and the epoch-type families the epoch.
+    fn reads(&self, clock: Unit) -> bool {
         match self {
             LrSchedule::Diminishing { .. }
             | LrSchedule::Linear { .. }
-            | LrSchedule::Polynomial { .. } => false,
+            | LrSchedule::Polynomial { .. } => clock == Unit::Step,
             LrSchedule::Constant { .. } => false,
             LrSchedule::StepDecay { unit, .. }
             | LrSchedule::MultiStepDecay { unit, .. }
             | LrSchedule::ExponentialDecay { unit, .. }
             | LrSchedule::OneCycle { unit, .. }
-            | LrSchedule::CosineRestarts { unit, .. } => *unit == Unit::Epoch,
+            | LrSchedule::CosineRestarts { unit, .. } => *unit == clock,
             LrSchedule::Join { pieces, unit, .. } => {
-                *unit == Unit::Epoch || pieces.iter().any(LrSchedule::uses_epoch)
+                *unit == clock || pieces.iter().any(|piece| piece.reads(clock))
             }
-            _ => true,
+            _ => clock == Unit::Epoch,
         }
     }
 
