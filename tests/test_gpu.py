@@ -267,6 +267,18 @@ def test_cuda_statements_executed_under_numpy_equal_the_reference(
     assert p.tobytes() == p2.tobytes() and m.tobytes() == m2.tobytes()
 
 
+def test_weight_decay_that_underflows_is_skipped_as_in_the_reference():
+    # λ = 1e-50 rounds to 0 in float32: the reference skips λθ, and so must the kernels, since
+    # 0·Inf is NaN, not 0.
+    p = np.array([np.inf, 1.0, -np.inf], np.float32)
+    g = np.ones(3, np.float32)
+    p2, m, m2 = p.copy(), np.zeros(3, np.float32), np.zeros(3, np.float32)
+    sgdm_step(p, g, m, 0.1, 0.9, weight_decay=1e-50)
+    gpu.emulate_update(p2, g, m2, 0.1, 0.9, weight_decay=1e-50)
+    assert p.tobytes() == p2.tobytes() and m.tobytes() == m2.tobytes()
+    assert not gpu._has_weight_decay(np.float32, 1e-50) and gpu._has_weight_decay(np.float64, 1e-50)
+
+
 def test_tile_table_covers_every_element_once():
     sizes = [0, 1, gpu.TILE - 1, gpu.TILE, gpu.TILE + 1, 3 * gpu.TILE + 17, 0, 5]
     table = gpu.tile_table(sizes)

@@ -9,7 +9,7 @@ The update
 Per element, in the array's own dtype ``T`` (float32 or float64), exactly the operations of
 :func:`sgdm.reference.sgdm_step`, in the same order::
 
-    d = g + wd*p                 (only when weight_decay != 0; else d = g)
+    d = g + wd*p                 (only when T(weight_decay) != 0; else d = g)
     m = beta*m + scale*d         (scale = 1 for SHB, T(1 - beta) for NSHB)
     u = d + beta*m  if nesterov  else  m
     p = p - lr*u
@@ -221,6 +221,12 @@ extern "C" __global__ void __launch_bounds__(SGDM_BLOCK)
     return source, name
 
 
+def _has_weight_decay(dtype: Any, weight_decay: float) -> bool:
+    """Whether the update adds λθ: λ rounded to the array dtype is not 0, the reference's test
+    (a λ that underflows, 1e-50 in float32, is skipped: 0·θ is not a no-op for θ = ±Inf)."""
+    return bool(np.dtype(dtype).type(weight_decay) != 0)
+
+
 def _scalars(dtype: Any, lr: float, momentum: float, variant: str, weight_decay: float):
     """The kernel's scalar arguments, rounded to the array dtype exactly as the reference does."""
     t = np.dtype(dtype).type
@@ -256,7 +262,7 @@ def emulate_update(
         "add_rn": np.add, "sub_rn": np.subtract, "mul_rn": np.multiply,
     }
     allowed = set(env) | {"d", "m_new", "u"}
-    for stmt in update_statements(nesterov, weight_decay != 0):
+    for stmt in update_statements(nesterov, _has_weight_decay(param.dtype, weight_decay)):
         match = _STATEMENT.match(stmt)
         if match is None:
             raise ValueError(f"unexpected statement in the CUDA update: {stmt!r}")
@@ -307,7 +313,7 @@ def fused_step(
     The GPU twin of :func:`sgdm.reference.sgdm_step` (same arguments, same bits). No argument
     checks beyond CuPy's own: use :class:`sgdm.SGDM` for validated, multi-tensor steps.
     """
-    kern = _elementwise_kernel(bool(nesterov), weight_decay != 0)
+    kern = _elementwise_kernel(bool(nesterov), _has_weight_decay(param.dtype, weight_decay))
     lr_t, beta_t, scale_t, wd_t = _scalars(param.dtype, lr, momentum, variant, weight_decay)
     kern(grad, lr_t, beta_t, scale_t, wd_t, param, momentum_buffer)
 
@@ -458,7 +464,7 @@ class CupyKernel:
             ]
             self._no_halt = cp.zeros(1, dtype=np.int32)
             self._kernels = [
-                _raw_kernel(g.dtype, bool(self.nesterov), self.weight_decay != 0)
+                _raw_kernel(g.dtype, bool(self.nesterov), _has_weight_decay(g.dtype, self.weight_decay))
                 for g in self._groups
             ]
         self._bound = (params, momenta)
