@@ -9,7 +9,7 @@ Targets (reference machine: one H200, CuPy and PyTorch installed):
     8 ... 4096 on the GPU against the CPU: the batch sizes where the GPU wins, and at batch 8
     the GPU's extra time per step against its kernel-launch count.
 
-Run: python benches/bench_gpu.py [--quick] [--json FILE]   (about 2 minutes on an H200)
+Run: python benches/bench_gpu.py [--quick | --smoke] [--json FILE]   (about 2 minutes on an H200)
 """
 
 from __future__ import annotations
@@ -165,11 +165,14 @@ def launch_overhead(cp, repeats: int = 2000) -> float:
     return (time.perf_counter() - t0) / repeats
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes (about 30 s)")
+    size.add_argument("--smoke", action="store_true",
+                      help="tiny sizes: checks that every part runs (tests/test_hostcupy.py)")
     ap.add_argument("--json", help="also write the results to this file")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     try:
         cp = gpu.require_cupy()
     except sgdm.SgdmError as err:
@@ -181,10 +184,15 @@ def main() -> int:
     print(f"device: {name}, {total / 2**30:.0f} GiB ({free / 2**30:.0f} free); CuPy {cp.__version__}")
     results: dict = {"device": name, "cupy": cp.__version__}
 
-    sizes = [10**7, 10**8] if args.quick else [10**8, 10**9]
+    if args.smoke:
+        sizes, repeats, copy_n, bss, mlp_n = [10**4, 3 * 10**4], 3, 10**4, [8, 512], 1024
+    elif args.quick:
+        sizes, repeats, copy_n, bss, mlp_n = [10**7, 10**8], 10, 10**7, [8, 64, 512, 4096], 8192
+    else:
+        sizes, repeats, copy_n = [10**8, 10**9], 20, 2 * 10**8
+        bss, mlp_n = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096], 32768
     sizes = [n for n in sizes if 3 * 4 * n * 1.2 < free]
-    repeats = 10 if args.quick else 20
-    copy_bw = copy_bandwidth(cp, max(sizes[0], 2 * 10**8 if not args.quick else 10**7), repeats)
+    copy_bw = copy_bandwidth(cp, max(sizes[0], copy_n), repeats)
     print(f"\ncopy bandwidth (read + write): {copy_bw / 1e12:.2f} TB/s")
     results["copy_bandwidth"] = copy_bw
 
@@ -211,8 +219,7 @@ def main() -> int:
     results["launch_overhead"] = overhead
 
     print("\nMLP 64-256-256-10 float32 training loop (sgdm.engine, second epoch)")
-    bss = [8, 64, 512, 4096] if args.quick else [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-    rows = mlp_loop(bss, 8192 if args.quick else 32768)
+    rows = mlp_loop(bss, mlp_n)
     results["mlp"] = rows
     wins = [r["batch_size"] for r in rows if r["gpu_speedup"] > 1]
     print(f"  the GPU wins at batch sizes: {wins if wins else 'none'}")

@@ -7,9 +7,11 @@ Two halves:
   the reference bit for bit; the real kernel source compiles with NVRTC (when the library is
   present: no GPU needed) and its PTX has no fused multiply-add; the multi-tensor tile table
   covers every element once; mixing NumPy and CuPy arrays is refused (with a stand-in CuPy).
-- GPU checks, skipped without CuPy and a CUDA device (the reason says which is missing): the
-  kernels against the reference bit for bit, multi-tensor against per-tensor, validation
-  messages, state_dict across devices, training histories against the CPU run.
+- GPU checks, through the ``cp`` fixture, each run twice: on real CuPy (skipped without CuPy and
+  a CUDA device; the reason says which is missing) and on ``hostcupy`` (tests/hostcupy.py: the
+  same CUDA source compiled and run on the CPU, the same Python GPU path): the kernels against
+  the reference bit for bit, multi-tensor against per-tensor, validation messages, state_dict
+  across devices, training histories and ``sgdm run --backend cupy`` against the CPU run.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import types
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sgdm
 from sgdm import _xp, gpu
 from sgdm.reference import sgdm_step
 
+import hostcupy
 from conftest import VARIANTS
 
 HAVE_GPU = gpu.cupy_available()
@@ -396,17 +399,24 @@ def test_gate_kernel_compiles(nvrtc):
 # ---------------------------------------------------------------------------------------------
 # With a GPU
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture
-def cp():
-    if not HAVE_GPU:
-        pytest.skip(GPU_REASON)
-    import cupy
+@pytest.fixture(params=["cupy", "host"])
+def cp(request):
+    """The CuPy to test against: the real one on a GPU, and ``hostcupy`` (tests/hostcupy.py),
+    which runs the same kernel source and the same Python GPU path on the CPU."""
+    if request.param == "cupy":
+        if not HAVE_GPU:
+            pytest.skip(GPU_REASON)
+        import cupy
 
-    return cupy
+        yield cupy
+    else:
+        if hostcupy.compiler() is None:
+            pytest.skip("hostcupy needs a C++ compiler (g++ or clang++)")
+        with hostcupy.installed() as module:
+            yield module
 
 
-@needs_gpu
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 2**32 - 1),
     dtype=st.sampled_from([np.float32, np.float64]),
@@ -416,9 +426,7 @@ def cp():
     momentum=st.sampled_from([0.0, 0.5, 0.87, 0.9, 0.99]),
     steps=st.integers(1, 4),
 )
-def test_gpu_step_equals_numpy_reference_bit_for_bit(seed, dtype, shapes, config, momentum, steps):
-    import cupy as cp
-
+def test_gpu_step_equals_numpy_reference_bit_for_bit(cp, seed, dtype, shapes, config, momentum, steps):
     rng = np.random.default_rng(seed)
     start = [_edge_values(rng, int(np.prod(s)), dtype).reshape(s) for s in shapes]
     grad_seq = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(steps)]
@@ -525,6 +533,34 @@ def test_gpu_training_history_matches_cpu(cp, problem_name, dtype):
         for k in ("grad_norm_sq", "train_loss", "test_loss"):
             assert b[k] == pytest.approx(a[k], rel=rtol), k
     assert len(h_cpu.rows) == len(h_gpu.rows)
+
+
+def test_gpu_cli_run_and_resume_match_the_cpu_run(cp, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sgdm_cli.app import app
+
+    def run(*extra):
+        result = CliRunner().invoke(app, ["run", "--epochs", "4", "--problem", "mlp", "--hidden",
+                                          "16", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        return out["spec"]["backend"], out["history"]
+
+    _, cpu = run("--backend", "rust")
+    backend, dev = run("--backend", "cupy")
+    assert backend == "cupy"
+    ckpt = tmp_path / "ckpt"
+    run("--backend", "cupy", "--checkpoint", str(ckpt), "--checkpoint-every", "2")
+    backend, resumed = run("--resume", str(ckpt))
+    assert backend == "cupy"
+    assert len(cpu) == len(dev) == len(resumed) == 5
+    for a, b, c in zip(cpu, dev, resumed):
+        assert (a["steps"], a["sfo"], a["lr"]) == (b["steps"], b["sfo"], b["lr"]) == (c["steps"], c["sfo"], c["lr"])
+        assert b["grad_norm_sq"] == pytest.approx(a["grad_norm_sq"], rel=1e-5)
+        assert c["grad_norm_sq"] == pytest.approx(b["grad_norm_sq"], rel=1e-12)  # resumed on the GPU
 
 
 def test_gpu_divergence_stops_at_the_same_step(cp):
