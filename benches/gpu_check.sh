@@ -51,9 +51,9 @@ except ImportError:
 PYEOF
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 
-echo "+ pytest tests/test_gpu.py -v"
+echo "+ pytest tests/test_gpu.py tests/test_hostcupy.py -v"
 set +e
-timeout 150 "$PY" -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/test_gpu.txt"
+timeout 150 "$PY" -m pytest tests/test_gpu.py tests/test_hostcupy.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/test_gpu.txt"
 tests_rc=${PIPESTATUS[0]}
 
 echo "+ python benches/bench_gpu.py"
