@@ -98,7 +98,7 @@ def test_backend_cupy_without_cupy_is_one_clear_error(no_cupy):
     with pytest.raises(sgdm.SgdmError) as err:
         sgdm.SGDM([np.zeros(3, np.float32)], lr=0.1, backend="cupy")
     msg = str(err.value)
-    assert msg.startswith("backend='cupy' needs CuPy and a CUDA GPU: pip install 'cupy-cuda12x'")
+    assert msg.startswith("backend='cupy' needs CuPy and a CUDA GPU: pip install 'sgdm[gpu]'")
     assert "cupy-cuda13x" in msg and "CuPy is not installed" in msg and "\n" not in msg
     with pytest.raises(sgdm.SgdmError, match="needs CuPy and a CUDA GPU"):
         gpu.require_cupy()
@@ -108,6 +108,20 @@ def test_backend_cupy_without_a_device_says_so(fake_cupy):
     fake_cupy.device_count = 0
     with pytest.raises(sgdm.SgdmError, match=r"CuPy 0\.0-fake is installed but no CUDA device"):
         sgdm.SGDM([np.zeros(3)], lr=0.1, backend="cupy")
+
+
+def test_the_install_hint_names_extras_that_exist():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = re.findall(r"'sgdm\[([\w-]+)\]'", gpu.INSTALL_HINT)
+    assert named == ["gpu", "gpu-cuda13"]
+    assert extras["gpu"] == ["cupy-cuda12x>=13"] and extras["gpu-cuda13"] == ["cupy-cuda13x>=13"]
+    cli_extras = tomllib.loads((root / "cli" / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert all(cli_extras[e] == [f"sgdm[{e}]"] for e in named)
 
 
 def test_driver_error_is_reported_on_one_line(fake_cupy):

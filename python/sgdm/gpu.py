@@ -2,7 +2,7 @@ r"""The GPU backend: the fused SGDM step on CuPy arrays, in CUDA, bit-identical 
 
 Importing this module does not import CuPy; nothing here touches CUDA until a CuPy optimizer is
 built or :func:`require_cupy` is called. Install the extra with ``pip install 'sgdm[gpu]'``
-(CuPy for CUDA 12, ``cupy-cuda12x``; for CUDA 13 install ``cupy-cuda13x`` instead).
+(CuPy for CUDA 12, ``cupy-cuda12x``) or ``pip install 'sgdm[gpu-cuda13]'`` (``cupy-cuda13x``).
 
 The update
 ----------
@@ -82,7 +82,7 @@ BLOCK = 256
 ITEMS = 8
 TILE = BLOCK * ITEMS
 
-INSTALL_HINT = "pip install 'cupy-cuda12x' (or cupy-cuda13x), or pip install 'sgdm[gpu]'"
+INSTALL_HINT = "pip install 'sgdm[gpu]' for CUDA 12 or 'sgdm[gpu-cuda13]' for CUDA 13 (cupy-cuda12x / cupy-cuda13x)"
 
 
 # -- finding CuPy ----------------------------------------------------------------------------
