@@ -1,5 +1,6 @@
 """Strategy presets: PAPER.md §5 defaults, the epoch-scaling rule, theory rows, conditions."""
 
+import json
 import math
 import warnings
 
@@ -157,10 +158,13 @@ def test_warmup_longer_than_run():
 
 
 def seesaw_formulas(epochs, n, decay_factor=0.5, init_lr=0.1, init_bs=8, incr_interval=None, bs_max=None):
-    """η_e = η_0 (√α)^k and b_e = min(⌈b_0 (1/α)^k⌉, b_max, n), k = ⌊e/E_inc⌋, by NumPy."""
+    """By NumPy, per epoch, with k = ⌊e/E_inc⌋, b_cap = min(b_max, n) and the unrounded capped
+    batch b̃_k = min(b_0 (1/α)^k, b_cap): η_e = η_0 α^k √(b̃_k/b̃_0), b_e = min(⌈b_0 (1/α)^k⌉, b_cap)."""
     k = np.arange(epochs) // (incr_interval or St.stage_length(epochs))
-    lr = init_lr * math.sqrt(decay_factor) ** k
-    bs = np.minimum(np.ceil(init_bs * (1 / decay_factor) ** k), min(bs_max or n, n)).astype(np.int64)
+    cap = min(bs_max or n, n)
+    b_tilde = np.minimum(init_bs * (1 / decay_factor) ** k, cap)
+    lr = init_lr * decay_factor**k * np.sqrt(b_tilde / b_tilde[0])
+    bs = np.minimum(np.ceil(init_bs * (1 / decay_factor) ** k), cap).astype(np.int64)
     return lr, bs
 
 
@@ -171,6 +175,8 @@ def seesaw_formulas(epochs, n, decay_factor=0.5, init_lr=0.1, init_bs=8, incr_in
         (40, 50_000, {"decay_factor": 0.3, "init_bs": 5, "incr_interval": 7}),  # ceilings: 17, 56, 186, ...
         (30, 1_000, {"decay_factor": 0.25, "init_lr": 0.5, "incr_interval": 3, "bs_max": 300}),  # cap b_max
         (30, 200, {"decay_factor": 0.25, "incr_interval": 3}),  # cap n
+        (30, 200, {"decay_factor": 0.25, "incr_interval": 3, "bs_max": 1_000}),  # n below b_max
+        (12, 5, {"incr_interval": 3}),  # n < b_0: the batch never grows, η = η_0 α^k
     ],
 )
 def test_seesaw_plan_follows_the_formulas(epochs, n, settings):
@@ -181,6 +187,108 @@ def test_seesaw_plan_follows_the_formulas(epochs, n, settings):
     last_steps = plan.epoch_starts + plan.steps_per_epoch - 1
     np.testing.assert_allclose(plan.learning_rates[plan.epoch_starts], lr, rtol=1e-12)
     np.testing.assert_allclose(plan.learning_rates[last_steps], lr, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.3])
+@pytest.mark.parametrize("cap", [None, "bs_max", "n"])
+def test_seesaw_keeps_the_step_decays_lr_over_sqrt_b(alpha, cap):
+    # The step decay Seesaw replaces runs η_0 α^k at the constant batch b_0. Seesaw keeps
+    # η/√b̃ = η_0 α^k/√b_0 in every epoch, b̃_k = min(b_0 (1/α)^k, b_cap) the unrounded capped
+    # batch, also once b_cap (b_max, or n) stops the batch: here in stage 4 of 8.
+    epochs, interval, init_bs, init_lr = 24, 3, 8, 0.1
+    k = np.arange(epochs) // interval
+    grown = init_bs * (1 / alpha) ** k
+    bound = int(1.5 * grown[3 * interval])  # between stage 3's batch and stage 4's
+    n = bound if cap == "n" else 10**6
+    s = St.get("seesaw", epochs=epochs, decay_factor=alpha, init_bs=init_bs, init_lr=init_lr,
+               incr_interval=interval, bs_max=bound if cap == "bs_max" else None)
+    plan = s.plan(n)
+    b_tilde = np.minimum(grown, bound) if cap else grown
+    step_decay = init_lr * alpha**k / math.sqrt(init_bs)
+    for steps in (plan.epoch_starts, plan.epoch_starts + plan.steps_per_epoch - 1):
+        np.testing.assert_allclose(plan.learning_rates[steps] / np.sqrt(b_tilde), step_decay, rtol=1e-12)
+    # b̃ is the plan's batch before its ceiling: b_e = ⌈b̃_k⌉, so η/√b_e is the step decay's exactly
+    # where b̃ is an integer (every stage for α = 1/2, the capped stages for any α), and within
+    # the ceiling (less than one sample) elsewhere.
+    b = plan.batch_sizes
+    np.testing.assert_array_equal(b, np.ceil(b_tilde))
+    ratio = plan.learning_rates[plan.epoch_starts] / np.sqrt(b) / step_decay
+    whole = b_tilde == np.round(b_tilde)
+    np.testing.assert_allclose(ratio[whole], 1.0, rtol=1e-12)
+    assert np.all(ratio <= 1 + 1e-12) and np.all(ratio > np.sqrt((b - 1) / b))
+    assert whole.all() == (alpha == 0.5)
+    if cap:  # the cap binds in the middle of the run, so both regimes are checked
+        assert (grown[:12] < bound).all() and (grown[12:] > bound).all()
+        assert (b[12:] == bound).all()
+    # Strategy.lr honours b_max; only the plan knows n.
+    assert (s.lr == plan.lr) == (cap != "n")
+
+
+def test_seesaw_without_a_binding_cap_is_the_sqrt_alpha_step_decay():
+    # Uncapped runs are unchanged: one step decay by √α, in the strategy and in its plans, also
+    # when the cap is reached exactly (b_0 (1/α)^k = b_cap: no stage is cut short).
+    sqrt_decay = S.StepDecay(0.1, math.sqrt(0.5), 30)
+    for settings, n in [({}, 50_000), ({"bs_max": 10_000}, 50_000), ({"bs_max": 4096}, 50_000), ({}, 4096)]:
+        s = St.get("seesaw", epochs=300, **settings)
+        assert s.lr == sqrt_decay and s.plan(n).lr == sqrt_decay
+    alpha = 0.3
+    s = St.get("seesaw", epochs=40, decay_factor=alpha, init_bs=5, incr_interval=7)
+    assert s.lr == s.plan(50_000).lr == S.StepDecay(0.1, math.sqrt(alpha), 7)
+
+
+def test_seesaw_rate_is_a_join_of_step_decays_at_the_cap():
+    # b: 8, 16, 32, 64, then 100 (cut short) from epoch 120: there the rate takes the whole cut.
+    s = St.get("seesaw", epochs=300, bs_max=100)
+    first = 0.1 * 0.5**4 * math.sqrt(100 / 8)
+    assert s.lr == S.Join([S.StepDecay(0.1, math.sqrt(0.5), 30), S.StepDecay(first, 0.5, 30)], [120])
+    assert s.plan(50_000).lr == s.lr
+    assert "b capped at b_max = 100 from epoch 120" in s.description
+    assert "eta x0.5 per stage: eta/sqrt(b) as the step decay's" in s.description
+    # A smaller n moves the cut forward in the plan (b: 8, 16, then 20 from epoch 60).
+    assert s.plan(20).lr == S.Join(
+        [S.StepDecay(0.1, math.sqrt(0.5), 30), S.StepDecay(0.1 * 0.5**2 * math.sqrt(20 / 8), 0.5, 30)], [60]
+    )
+    # b_max = b_0: the batch never grows and the rate is the step decay itself.
+    fixed = St.get("seesaw", epochs=300, bs_max=8)
+    assert fixed.lr == fixed.plan(50_000).lr == S.StepDecay(0.1, 0.5, 30)
+    assert "the step decay itself" in fixed.description
+    assert "once b reaches n" in St.get("seesaw").description
+    assert "b_max = 10000 not reached" in St.get("seesaw", bs_max=10_000).description
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.3])
+def test_sgdm_schedule_shows_seesaw_at_its_cap(alpha):
+    # `sgdm schedule` (its --json output) with b_max binding in stage 4 of 8, over stages of 3 epochs.
+    typer_testing = pytest.importorskip("typer.testing")
+    from sgdm_cli.app import app
+
+    n, bound = 100_000, int(1.5 * 8 / alpha**3)
+    args = ["schedule", "--strategy", "seesaw", "--epochs", "24", "--incr-interval", "3",
+            "--decay-factor", alpha, "--bs-max", bound, "--n-samples", n, "--json"]
+    result = typer_testing.CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert f"b capped at b_max = {bound} from epoch 12" in data["description"]
+    stages = data["stages"]
+    # A row per batch size: stages 0-3 grow b, then one row of b_max over the 4 capped stages.
+    assert [s["first_epoch"] for s in stages] == [0, 3, 6, 9, 12]
+    assert stages[-1]["batch_size"] == bound
+    for s in stages:
+        for end in ("first", "last"):
+            assert s[f"noise_{end}"] == pytest.approx(s[f"lr_{end}"] * n / s["batch_size"], rel=1e-12)
+    # η/√b̃ falls by α per stage, as the step decay's η/√b_0 does (b̃: the unrounded batch)
+    b_tilde = [8 / alpha**k for k in range(4)] + [bound]
+    for k, (a, b) in enumerate(zip(stages, stages[1:])):
+        assert b["lr_first"] / math.sqrt(b_tilde[k + 1]) == pytest.approx(
+            a["lr_last"] / math.sqrt(b_tilde[k]) * alpha, rel=1e-12)
+    # ... so the noise scale η·n/b falls by α^(3/2) per stage while b grows (η by √α, b by ⌈·⌉ of
+    # 1/α: exactly α^(3/2) for α = 1/2, within 2 % for 0.3), and by α per stage once b is capped
+    # (three cuts within the last row), as the step decay's does.
+    for a, b in zip(stages[:3], stages[1:4]):
+        drop = b["noise_first"] / a["noise_last"]
+        assert drop == pytest.approx(math.sqrt(alpha) * a["batch_size"] / b["batch_size"], rel=1e-12)
+        assert drop == pytest.approx(alpha**1.5, rel=1e-12 if alpha == 0.5 else 0.02)
+    assert stages[-1]["noise_last"] == pytest.approx(stages[-1]["noise_first"] * alpha**3, rel=1e-12)
 
 
 def test_seesaw_changes_exactly_at_the_stage_boundaries():

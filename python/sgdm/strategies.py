@@ -10,7 +10,8 @@ name (aliases)                 batch size     learning rate
 ``iii`` (``incr-bs-incr-lr``)  8, ×2/stage    exponential growth to η_max = 5·η_0 each stage
 ``warmup``                     8, ×2/stage    warm-up over W epochs (every w) to η_max = 5·η_0,
                                               then cosine (or constant)
-``seesaw``                     8, ×1/α/stage  0.1, ×√α/stage (α = ``decay_factor``, 0.5)
+``seesaw``                     8, ×1/α/stage  0.1, ×√α/stage (α = ``decay_factor``, 0.5);
+                                              ×α/stage once b is capped (b_max or n)
 =============================  =============  ============================================
 
 Defaults are the paper's at E = 300 epochs (NSHB, η_0 = 0.1, β = 0.9): stages of 30 epochs,
@@ -26,21 +27,41 @@ Every default can be overridden: ``get("iii", epochs=200, lr_max=1.0, momentum=0
 
 **Seesaw** (Meterez et al. 2025, arXiv 2510.14717) is derived from a step decay of the rate by
 α each stage at a constant batch b_0 (η_e = η_0 α^⌊e/E_inc⌋): where that schedule cuts η by
-α, Seesaw multiplies η by √α and the batch size by 1/α, so in stage k = ⌊e/E_inc⌋
+α, Seesaw multiplies η by √α and the batch size by 1/α. What it keeps equal to the step decay is
+η/√b (and η²/b, the summand of V_T in §6): both runs have η/√b ∝ α^k. The batch stops growing at
+its cap b_cap = min(b_max, n) (``bs_max``, unset by default, and the training-set size n, which
+every plan imposes), and from there the rate takes the whole cut. In stage k = ⌊e/E_inc⌋, with
+b̃_k the unrounded capped batch size,
 
-    η_e = η_0 (√α)^k,    b_e = min(⌈b_0 (1/α)^k⌉, b_max)
+    b̃_k = min(b_0 (1/α)^k, b_cap),    b_e = ⌈b̃_k⌉ = min(⌈b_0 (1/α)^k⌉, b_max, n),
+    η_e = η_0 α^k √(b̃_k / b̃_0),       so that   η_e / √b̃_k = η_0 α^k / √b̃_0
 
-(the ceiling of :class:`~sgdm.schedules.ExpGrowthBatchSize`, PAPER.md §3; a plain cap at
-``bs_max``, not §3's affine form, which would break the 1/α ratio; plans also cap at n).
-Without rounding and caps, Smith et al.'s noise scale (:func:`noise_scale`, ∝ η/b) is
+in every stage (b̃_0 = b_0 unless n < b_0; ``bs_max`` < b_0 is refused). So η_e = η_0 (√α)^k
+while b_0 (1/α)^k ≤ b_cap, and from the first stage k_c in which the batch cannot grow by the
+full 1/α (b_0 (1/α)^k_c > b_cap) the rate falls by α per stage, the step decay's cut:
+η_e = η_0 α^k √(b_cap/b̃_0). The schedule is a :class:`~sgdm.schedules.Join` of two
+:class:`~sgdm.schedules.StepDecay` (by √α, then by α from epoch k_c·E_inc); one StepDecay by √α
+when no stage of the run is cut short (uncapped runs are unchanged), or by α when b_cap ≤ b_0
+(k_c = 0: the batch never grows and Seesaw is the step decay itself). The invariant holds for
+b̃, not for the batch b_e = ⌈b̃_k⌉ that the plan uses: the ceiling of
+:class:`~sgdm.schedules.ExpGrowthBatchSize` (PAPER.md §3) adds less than one sample, so
+η_e/√b_e = η_0 α^k/√b_0 exactly only where b̃_k is an integer (in every stage for α = 1/2,
+1/4, ...; in the capped ones for any α). The cap is a plain minimum, not §3's affine form,
+which would break the 1/α ratio.
+
+:attr:`Strategy.lr` honours ``bs_max``. n is known only when a plan is built, so
+:meth:`Strategy.plan` (hence ``sgdm run`` and ``sgdm schedule``) uses the rate for
+b_cap = min(b_max, n), which differs from :attr:`Strategy.lr` only when n caps the batch before
+``bs_max`` does (or without ``bs_max``); the plan's ``lr`` is the schedule used.
+
+Without rounding and while b grows, Smith et al.'s noise scale (:func:`noise_scale`, ∝ η/b) is
 g_k = g_0 α^(3k/2): it falls by α^(3/2) per stage, faster than the step decay's α^k (which
-Smith et al.'s rule, b/α at a fixed η, reproduces). What Seesaw keeps equal to the step decay
-is η/√b (and η²/b, the summand of V_T in §6): both runs have α^k (α^(2k)). Meterez et al.
-state the rule for adaptive optimizers, with normalized SGD as their proxy for Adam (for plain
-SGD their abstract equates doubling b with halving η, Smith et al.'s rule), and claim that it
-preserves the step decay's loss dynamics while taking fewer serial steps. So on SHB/NSHB it is
-not the step decay's noise-scale equivalent but a rule to compare; Kondo & Iiduka have no
-theorem for it.
+Smith et al.'s rule, b/α at a fixed η, reproduces); once b is capped it falls by α per stage,
+as the step decay's. Meterez et al. state the rule for adaptive optimizers, with normalized SGD
+as their proxy for Adam (for plain SGD their abstract equates doubling b with halving η, Smith
+et al.'s rule), and claim that it preserves the step decay's loss dynamics while taking fewer
+serial steps. So on SHB/NSHB it is not the step decay's noise-scale equivalent but a rule to
+compare; Kondo & Iiduka have no theorem for it.
 
 Each preset carries its theory row (:attr:`Strategy.theory`, data, not prose) and checks the
 conditions inferred for (iii) (γ < δ, β²γ < 1, γ < √δ, with γ the per-stage LR growth factor
@@ -53,7 +74,8 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from ._sgdm import SgdmError
 from .plan import Plan
@@ -65,6 +87,7 @@ from .schedules import (
     Diminishing,
     ExpGrowth,
     ExpGrowthBatchSize,
+    Join,
     Linear,
     LrSchedule,
     PiecewiseBatchSize,
@@ -148,7 +171,10 @@ class Strategy:
     """A named preset: batch-size and LR schedules, optimizer settings, theory row.
 
     ``gamma`` is the per-stage LR growth factor (1 when the rate does not grow; √α < 1 for
-    Seesaw's cut), ``delta`` the per-stage batch growth factor (1 for a constant batch).
+    Seesaw's cut while its batch grows), ``delta`` the per-stage batch growth factor (1 for a
+    constant batch). ``lr_for_n``, where set, gives the rate of a plan over n samples, for a rate
+    that depends on the plan's cap of the batch size at n (Seesaw); :attr:`lr` is its value for
+    an n that caps nothing.
     """
 
     name: str
@@ -163,10 +189,13 @@ class Strategy:
     gamma: float
     delta: float
     params: dict[str, Any] = field(default_factory=dict)
+    lr_for_n: Callable[[int], LrSchedule] | None = field(default=None, repr=False, compare=False)
 
     def plan(self, n_samples: int) -> Plan:
-        """The run plan over ``n_samples`` samples."""
-        return Plan(n_samples, self.epochs, self.batch_size, self.lr)
+        """The run plan over ``n_samples`` samples (with the rate of :attr:`lr_for_n`, if set)."""
+        n = _int("n_samples", n_samples)
+        lr = self.lr if self.lr_for_n is None else self.lr_for_n(n)
+        return Plan(n, self.epochs, self.batch_size, lr)
 
     def run_config(self, n_samples: int):
         """A :class:`sgdm.config.RunConfig` (plan + optimizer settings)."""
@@ -283,6 +312,51 @@ def _capped_growth(
     return PiecewiseBatchSize(sizes, stage_starts[1:])
 
 
+def _cap_stage(
+    init_bs: int, growth_rate: float, interval: int, epochs: int, cap: int
+) -> int | None:
+    """k_c: the first stage of the run in which the batch cannot grow by the full δ.
+
+    That is 0 when b_0 ≥ ``cap``, else the first k with b_0 δ^k > cap (unrounded; within 1e-9,
+    relative, of the cap counts as reaching it, as the batch ceilings do); None if there is none.
+    """
+    if init_bs >= cap:
+        return 0
+    stages = -(-epochs // interval)
+    return next((k for k in range(stages) if init_bs * growth_rate**k > cap * (1 + 1e-9)), None)
+
+
+def _seesaw_lr(
+    init_lr: float, alpha: float, interval: int, epochs: int, init_bs: int, cap: int | None
+) -> LrSchedule:
+    """Seesaw's rate for a batch capped at ``cap`` (None: no cap): η_e = η_0 α^k √(b̃_k/b̃_0).
+
+    η_0 (√α)^k until the first capped stage k_c, then the step decay's cut α per stage from
+    η_0 α^k_c √(cap/b_0) (module docstring): a join of two step decays.
+    """
+    root = math.sqrt(alpha)
+    if cap is None or (k_c := _cap_stage(init_bs, 1.0 / alpha, interval, epochs, cap)) is None:
+        return StepDecay(init_lr, root, interval)
+    if k_c == 0:
+        return StepDecay(init_lr, alpha, interval)
+    capped = StepDecay(init_lr * alpha**k_c * math.sqrt(cap / init_bs), alpha, interval)
+    return Join([StepDecay(init_lr, root, interval), capped], [k_c * interval])
+
+
+def _seesaw_lr_for_n(
+    init_lr: float,
+    alpha: float,
+    interval: int,
+    epochs: int,
+    init_bs: int,
+    bs_max: int | None,
+    n: int,
+) -> LrSchedule:
+    """:func:`_seesaw_lr` for a plan over ``n`` samples: the cap is min(b_max, n)."""
+    cap = n if bs_max is None else min(bs_max, n)
+    return _seesaw_lr(init_lr, alpha, interval, epochs, init_bs, cap)
+
+
 #: Defaults of the decay settings that :attr:`Strategy.params` leaves out: the floor of cosine
 #: decays and the power of ``poly``.
 DECAY_DEFAULTS = {"lr_min": 0.0, "power": 2.0}
@@ -387,6 +461,7 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
 
     const_bs = key in ("baseline", "i")
     init_bs = _int("init_bs", o.pop("init_bs", 128 if const_bs else 8))
+    lr_for_n: Callable[[int], LrSchedule] | None = None
     params = {
         "variant": variant,
         "init_bs": init_bs,
@@ -457,18 +532,32 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
         )
     elif key == "seesaw":
         gamma = math.sqrt(alpha)
-        lr = StepDecay(init_lr, gamma, interval)
+        lr = _seesaw_lr(init_lr, alpha, interval, epochs, init_bs, bs_max)
+        lr_for_n = partial(_seesaw_lr_for_n, init_lr, alpha, interval, epochs, init_bs, bs_max)
         title = "Seesaw: step decay of the learning rate by √α traded for batch growth by 1/α"
+        k_c = None if bs_max is None else _cap_stage(init_bs, d, interval, epochs, bs_max)
+        at_cap = f"eta x{alpha:g} per stage: eta/sqrt(b) as the step decay's"
+        if k_c is None:
+            unreached = "" if bs_max is None else f"b_max = {bs_max} not reached; "
+            cap_text = f"{unreached}once b reaches n (if it does), {at_cap}"
+        elif k_c == 0:
+            cap_text = f"b_max = {bs_max} = b0 stops b from growing: the step decay itself"
+        else:
+            cap_text = (
+                f"b capped at b_max = {bs_max} from epoch {k_c * interval} "
+                f"(earlier if n < {bs_max}), then {at_cap}"
+            )
         desc = (
             f"{bs_text}; eta x{gamma:.4g} every {interval} epochs from eta0 = {init_lr:g} "
-            f"(step decay by {alpha:g}, Seesaw)"
+            f"(step decay by {alpha:g}, Seesaw); {cap_text}"
         )
         theory = Theory(
             "no theorem (Seesaw: the step decay's loss dynamics in fewer steps)",
             None,
             False,
             "no theorem in Kondo & Iiduka; Meterez et al. claim it preserves the step decay's "
-            "loss dynamics; the noise scale η·n/b falls by α^(3/2) per stage, the step decay's by α",
+            "loss dynamics; the noise scale η·n/b falls by α^(3/2) per stage, the step decay's by α "
+            "(Seesaw's too once b is capped)",
         )
     else:  # warmup
         if after == "cosine":
@@ -509,4 +598,5 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
         gamma=float(gamma),
         delta=float(d),
         params=params,
+        lr_for_n=lr_for_n,
     )
