@@ -180,10 +180,8 @@ SPEC_FIELDS = {
     "activation": ("problem_options", "activation"), "l2": ("problem_options", "l2"),
     "n_samples": ("dataset_options", "n_samples"), "n_features": ("dataset_options", "n_features"),
     "n_classes": ("dataset_options", "n_classes"), "label_column": ("dataset_options", "label_column"),
-    "test_size": ("dataset_options", "test_size"), "bs_growth": ("overrides", "bs_growth_rate"),
-    **{name: ("overrides", name) for name in (
-        "variant", "init_lr", "lr_max", "lr_min", "lr_family", "after_warmup", "power", "init_bs",
-        "bs_max", "incr_interval", "warmup_epochs", "warmup_interval", "momentum", "decay_factor")},
+    "test_size": ("dataset_options", "test_size"),
+    **{name: ("overrides", setting) for name, setting in opt.OVERRIDES.items()},
 }
 
 
@@ -195,7 +193,7 @@ def _given(ctx: typer.Context | None, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
-def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
+def _check_same_run(ctx: typer.Context, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
     """With --resume the settings come from the checkpoint; flags may repeat them, not change them."""
     mine, theirs = flags.to_dict(), saved.to_dict()
     for name, path in SPEC_FIELDS.items():
@@ -206,8 +204,13 @@ def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved:
         for key in path:
             a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
         if a != b:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+            raise UsageError(f"{_flag(ctx, name)} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+
+
+def _flag(ctx: typer.Context, name: str) -> str:
+    """The option of parameter ``name`` as it is typed (``--bs-growth`` for ``bs_growth``)."""
+    option = next(p for p in ctx.command.params if p.name == name)
+    return max(option.opts, key=len)
 
 
 def _selected_rows(rows: Sequence[Mapping[str, Any]], limit: int = 16) -> list[Mapping[str, Any]]:
