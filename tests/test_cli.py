@@ -53,13 +53,16 @@ def test_run_table_output_and_files(tmp_path):
     assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
 
 
+PAPER_CONFIG = {
+    "optimizer": "shb", "model": "resnet18", "bs_method": "exp_growth", "lr_method": "warmup_const",
+    "init_bs": 8, "init_lr": 0.01, "init_beta": 0.87, "lr_max": 0.1, "epochs": 4,
+    "incr_interval": 2, "warmup_epochs": 2, "warmup_interval": 1, "bs_growth_rate": 2.0,
+    "use_wandb": True}
+
+
 def test_run_accepts_paper_config(tmp_path):
     cfg = tmp_path / "paper.json"
-    cfg.write_text(json.dumps({
-        "optimizer": "shb", "model": "resnet18", "bs_method": "exp_growth", "lr_method": "warmup_const",
-        "init_bs": 8, "init_lr": 0.01, "init_beta": 0.87, "lr_max": 0.1, "epochs": 4,
-        "incr_interval": 2, "warmup_epochs": 2, "warmup_interval": 1, "bs_growth_rate": 2.0,
-        "use_wandb": True}))
+    cfg.write_text(json.dumps(PAPER_CONFIG))
     data = run_json("run", "--config", cfg)
     hist = data["history"]
     assert [r["batch_size"] for r in hist[1:]] == [8, 8, 16, 16]
@@ -81,6 +84,65 @@ def test_compare_rate_table_json(tmp_path):
     assert any("(iii) decays faster than (i)" == c["claim"] for c in claims)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 4 * 7 and {l["seed"] for l in lines} == {0, 1}
+
+
+def notes(*args):
+    """The `note:` lines of a --json command on stderr; its stdout must stay one JSON document."""
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.stderr
+    json.loads(result.stdout)
+    assert "note:" not in result.stdout
+    return [line for line in result.stderr.splitlines() if line.startswith("note:")]
+
+
+@pytest.mark.parametrize(
+    "args, note",
+    [
+        (["--strategy", "i", "--lr-max", "3", "--decay-factor", "0.3"],
+         "note: --lr-max, --decay-factor do not apply to strategy i (ignored)"),
+        # lr_min is the floor of a cosine decay: a poly decay has none.
+        (["--strategy", "ii", "--lr-family", "poly", "--lr-min", "0.01", "--power", "3"],
+         "note: --lr-min does not apply to strategy ii (ignored)"),
+        (["--strategy", "baseline", "--hidden", "16", "--activation", "tanh", "--incr-interval", "1"],
+         "note: --incr-interval does not apply to strategy baseline; "
+         "--hidden, --activation do not apply to problem logreg (ignored)"),
+        (["--strategy", "seesaw", "--bs-growth", "4", "--decay-factor", "0.25"],
+         "note: --bs-growth does not apply to strategy seesaw (ignored)"),
+    ],
+)
+def test_run_notes_the_options_that_do_not_apply_in_one_line(args, note):
+    assert notes("run", "--epochs", "2", *args) == [note]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--strategy", "seesaw", "--decay-factor", "0.3"],
+        ["--strategy", "warmup", "--lr-max", "1"],
+        ["--strategy", "i", "--lr-min", "0.01", "--init-bs", "64", "--momentum", "0.8"],
+        ["--strategy", "ii", "--lr-family", "poly", "--power", "3"],
+        ["--strategy", "iii", "--problem", "mlp", "--hidden", "8", "--l2", "0.001", "--test-size", "0.3"],
+        ["--strategy", "i"],  # defaults of options that do not apply (--hidden, --lr-max) are not given
+    ],
+)
+def test_run_is_silent_when_every_given_option_applies(args):
+    assert notes("run", "--epochs", "2", *args) == []
+
+
+def test_run_with_a_config_file_notes_what_the_file_replaces(tmp_path):
+    cfg = tmp_path / "paper.json"
+    cfg.write_text(json.dumps(PAPER_CONFIG))
+    assert notes("run", "--config", cfg, "--momentum", "0.5", "--epochs", "9") == [
+        f"note: --epochs does not apply to --config {cfg} (ignored)"]
+    assert notes("run", "--config", cfg, "--variant", "nshb") == []
+
+
+def test_compare_notes_only_options_that_apply_to_none_of_its_strategies():
+    args = ("compare", "--strategies", "i,seesaw", "--seeds", "1", "--jobs", "1", "--epochs", "2")
+    # --decay-factor is seesaw's, --init-bs everyone's; --lr-max applies to neither.
+    assert notes(*args, "--decay-factor", "0.3", "--init-bs", "16", "--lr-max", "2") == [
+        "note: --lr-max does not apply to strategies i, seesaw (ignored)"]
+    assert notes(*args, "--decay-factor", "0.3", "--lr-family", "linear") == []
 
 
 def test_schedule_noise_scale_halves_with_each_batch_doubling():

@@ -171,7 +171,8 @@ def _progress() -> Progress:
     )
 
 
-# Command-line parameter -> where it lives in a RunSpec (for --resume consistency checks).
+# Command-line parameter -> where it lives in a RunSpec (for --resume consistency checks, and
+# the note on options that do not apply).
 SPEC_FIELDS = {
     "strategy": ("strategy",), "problem": ("problem",), "dataset": ("dataset",), "epochs": ("epochs",),
     "seed": ("seed",), "config": ("config",), "backend": ("backend",), "dtype": ("dtype",),
@@ -180,10 +181,8 @@ SPEC_FIELDS = {
     "activation": ("problem_options", "activation"), "l2": ("problem_options", "l2"),
     "n_samples": ("dataset_options", "n_samples"), "n_features": ("dataset_options", "n_features"),
     "n_classes": ("dataset_options", "n_classes"), "label_column": ("dataset_options", "label_column"),
-    "test_size": ("dataset_options", "test_size"), "bs_growth": ("overrides", "bs_growth_rate"),
-    **{name: ("overrides", name) for name in (
-        "variant", "init_lr", "lr_max", "lr_min", "lr_family", "after_warmup", "power", "init_bs",
-        "bs_max", "incr_interval", "warmup_epochs", "warmup_interval", "momentum", "decay_factor")},
+    "test_size": ("dataset_options", "test_size"),
+    **{name: ("overrides", setting) for name, setting in opt.OVERRIDES.items()},
 }
 
 
@@ -195,7 +194,7 @@ def _given(ctx: typer.Context | None, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
-def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
+def _check_same_run(ctx: typer.Context, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
     """With --resume the settings come from the checkpoint; flags may repeat them, not change them."""
     mine, theirs = flags.to_dict(), saved.to_dict()
     for name, path in SPEC_FIELDS.items():
@@ -206,8 +205,38 @@ def _check_same_run(ctx: typer.Context | None, flags: experiment.RunSpec, saved:
         for key in path:
             a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
         if a != b:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+            raise UsageError(f"{_flag(ctx, name)} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+
+
+def _flag(ctx: typer.Context, name: str) -> str:
+    """The option of parameter ``name`` as it is typed (``--bs-growth`` for ``bs_growth``)."""
+    option = next(p for p in ctx.command.params if p.name == name)
+    return max(option.opts, key=len)
+
+
+def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, experiment.Resolved]]) -> None:
+    """One note on stderr naming the options the user gave that change none of ``runs``
+    (:func:`sgdm.experiment.applies`), e.g. ``--lr-max`` with strategy (i), ``--hidden`` with
+    logreg, ``--epochs`` with ``--config``; nothing when every given option changes a run."""
+    spec = runs[0][0]
+    names = [s.name for s, _ in runs]
+    strategy = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
+    where = {"run": f"--config {spec.config}", "overrides": strategy,
+             "problem_options": f"problem {spec.problem}", "dataset_options": f"dataset {spec.dataset}"}
+    # What the strategy resolved to; a config file's runs take only variant and momentum.
+    settings = [(s.to_dict(), r.strategy.params if r.strategy else {"variant": r.variant, "momentum": r.momentum})
+                for s, r in runs]
+    ignored: dict[str, list[str]] = {}
+    for param in ctx.command.params:
+        name = param.name or ""
+        *group, key = SPEC_FIELDS.get(name, ("",))
+        if key in experiment.SETTINGS and _given(ctx, name) and not any(
+                experiment.applies(key, run, params) for run, params in settings):
+            ignored.setdefault(group[0] if group else "run", []).append(_flag(ctx, name))
+    if ignored:
+        parts = [f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply to {where[group]}"
+                 for group, flags in ignored.items()]
+        console_err.print(f"note: {escape('; '.join(parts))} (ignored)", highlight=False, soft_wrap=True)
 
 
 def _selected_rows(rows: Sequence[Mapping[str, Any]], limit: int = 16) -> list[Mapping[str, Any]]:
@@ -336,6 +365,7 @@ def run(
     resolved = experiment.resolve(spec, data.n_train)
     if resolved.strategy is not None:
         resolved.strategy.check_conditions()
+    _note_ignored(ctx, [(spec, resolved)])
     console_err.print(
         f"[bold]sgdm run[/bold] {spec.name}: {resolved.description}\n"
         f"  {spec.problem} on {data.source} ({data.n_train} train / {data.n_test} test, "
@@ -413,6 +443,7 @@ def _conditions_text(conditions: Sequence[Mapping[str, Any]]) -> str:
 @app.command(epilog=STRATEGY_HELP)
 @cli_errors
 def compare(
+    ctx: typer.Context,
     strategies_: Annotated_strategies = "baseline,i,ii,iii,warmup",
     seeds: Annotated_seeds = 3,
     jobs: Annotated_jobs = 2,
@@ -479,10 +510,11 @@ def compare(
     ]
     # Fail fast on bad settings and bad data before starting workers.
     data = experiment.load_data(base[0])
-    for spec in base:
-        s = experiment.resolve(spec, data.n_train).strategy
-        if s is not None:
-            s.check_conditions()
+    resolved = [experiment.resolve(spec, data.n_train) for spec in base]
+    for plan in resolved:
+        if plan.strategy is not None:
+            plan.strategy.check_conditions()
+    _note_ignored(ctx, list(zip(base, resolved)))
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
     if resume and out is None:
         raise UsageError("--resume needs --out FILE: the finished runs are read back from it")

@@ -168,7 +168,10 @@ CORE_DEFAULTS: dict[str, Any] = {
 
 def applies(key: str, run: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
     """Whether setting ``key`` changes the run whose core settings (:data:`CORE_DEFAULTS`) are
-    ``run`` and whose strategy resolved to ``params`` (:attr:`sgdm.strategies.Strategy.params`)."""
+    ``run`` and whose strategy resolved to ``params`` (:attr:`sgdm.strategies.Strategy.params`).
+    A ``config`` file in ``run`` replaces the strategy and its epochs."""
+    if key in ("strategy", "epochs") and run.get("config"):
+        return False
     if key in CORE_DEFAULTS or key == "test_size":
         return True
     if key in MLP_DEFAULTS:
