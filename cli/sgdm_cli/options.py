@@ -31,7 +31,7 @@ Power = Annotated[Optional[float], typer.Option(help="Power of the poly decay.")
 InitBs = Annotated[Optional[int], typer.Option("--init-bs", help="Initial batch size b0.")]
 BsMax = Annotated[Optional[int], typer.Option("--bs-max", help="Batch-size cap b_max (reached in the last stage).")]
 BsGrowth = Annotated[Optional[float], typer.Option("--bs-growth", help="Batch growth factor δ per stage.")]
-DecayFactor = Annotated[Optional[float], typer.Option("--decay-factor", help="seesaw: the step decay's cut α in (0, 1) per stage (default 0.5); seesaw uses η·√α and b/α instead.")]
+DecayFactor = Annotated[Optional[float], typer.Option("--decay-factor", help="seesaw: the step decay's cut α in (0, 1) per stage (default 0.5); seesaw uses η·√α and b/α instead (η·α once b is capped).")]
 Interval = Annotated[Optional[int], typer.Option("--incr-interval", help="Stage length E_inc in epochs.")]
 WarmupEpochs = Annotated[Optional[int], typer.Option("--warmup-epochs", help="Warm-up length W in epochs.")]
 WarmupInterval = Annotated[Optional[int], typer.Option("--warmup-interval", help="Warm-up growth interval w in epochs.")]
