@@ -68,16 +68,29 @@ def test_large_arrays_match_reference_whatever_the_thread_count(n, threads, rng)
         sgdm.set_num_threads(before)
 
 
-def test_shb_equals_hand_written_recursion(backend):
-    beta, theta = 0.9, np.array([1.0, -2.0])
-    grads = [np.array([0.5, 1.0]), np.array([-1.0, 0.25]), np.array([2.0, 2.0])]
-    lrs = [0.1, 0.2, 0.05]
+def _variant_id(config):
+    wd = f"-wd{config['weight_decay']:g}" if config["weight_decay"] else ""
+    return config["variant"] + ("-nesterov" if config["nesterov"] else "") + wd
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", VARIANTS, ids=_variant_id)
+def test_every_variant_equals_the_paper_recursion(backend, config, dtype):
+    # PAPER §2 written out, with η_t changing every step (it stays outside the buffer). NumPy
+    # rounds each Python scalar to the arrays' dtype, so the float32 run is the recursion in
+    # float32, operation for operation.
+    beta, wd = 0.9, config["weight_decay"]
+    theta = np.array([1.0, -2.0, 0.5], dtype)
+    m = np.zeros(3, dtype)
+    grads = [np.array(g, dtype) for g in ([0.5, 1.0, -3.0], [-1.0, 0.25, 2.0], [2.0, 2.0, 0.0], [0.1, -0.7, 1.5])]
+    lrs = [0.1, 0.2, 0.05, 0.3]
     params = [theta.copy()]
-    _train(backend, params, [[g] for g in grads], lrs, momentum=beta)
-    m = np.zeros(2)
+    _train(backend, params, [[g] for g in grads], lrs, momentum=beta, **config)
     for g, lr in zip(grads, lrs):
-        m = beta * m + g
-        theta = theta - lr * m
+        d = g + wd * theta if wd else g
+        m = beta * m + (d if config["variant"] == "shb" else (1 - beta) * d)
+        theta = theta - lr * (d + beta * m if config["nesterov"] else m)
+    assert params[0].dtype == dtype
     np.testing.assert_array_equal(params[0], theta)
 
 
@@ -89,19 +102,6 @@ def test_first_step_is_plain_sgd(backend):
             [np.array([1.0, -1.0])]
         )
         np.testing.assert_array_equal(p, [1.0 - 0.5 * scale, 2.0 + 0.5 * scale])
-
-
-def test_nesterov_and_weight_decay_formulas(backend):
-    beta, lr, wd = 0.9, 0.1, 0.01
-    theta, m = np.array([1.0, -1.0, 3.0]), np.zeros(3)
-    p = theta.copy()
-    opt = sgdm.SGDM([p], lr=lr, momentum=beta, nesterov=True, weight_decay=wd, backend=backend)
-    for g in (np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 0.5])):
-        opt.step([g])
-        d = g + wd * theta
-        m = beta * m + d
-        theta = theta - lr * (d + beta * m)
-    np.testing.assert_array_equal(p, theta)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -116,6 +116,34 @@ def test_nshb_equals_shb_with_scaled_learning_rate(backend, dtype, rng):
     _train(backend, a, grads, lrs, momentum=beta, variant="nshb")
     _train(backend, b, grads, [(1 - beta) * lr for lr in lrs], momentum=beta, variant="shb")
     np.testing.assert_array_equal(a[0], b[0])
+
+
+def _pytorch_sgd(theta, grads, lrs, momentum, dampening):
+    """``torch.optim.SGD``'s documented update (no weight decay, no Nesterov): the first step
+    sets the buffer to the raw gradient, later ones b ← μ b + (1 − τ) g; θ ← θ − γ b."""
+    b = None
+    for g, lr in zip(grads, lrs):
+        b = g.copy() if b is None else momentum * b + (1 - dampening) * g
+        theta = theta - lr * b
+    return theta
+
+
+def test_shb_is_pytorch_sgd_and_nshb_is_not_its_dampening(backend, rng):
+    # PAPER §2: SHB equals SGD(momentum=β, dampening=0); dampening=β is not NSHB, because
+    # PyTorch's first buffer is g_0, not (1−β) g_0. The buffers then differ by β^(t+1) g_0 at
+    # step t, so PyTorch's θ is NSHB's minus Σ_t η_t β^(t+1) g_0.
+    beta = 0.9
+    start = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(6)]
+    lrs = [0.1, 0.3, 0.2, 0.05, 0.1, 0.4]
+    shb, nshb = [start.copy()], [start.copy()]
+    _train(backend, shb, [[g] for g in grads], lrs, momentum=beta, variant="shb")
+    _train(backend, nshb, [[g] for g in grads], lrs, momentum=beta, variant="nshb")
+    np.testing.assert_array_equal(shb[0], _pytorch_sgd(start, grads, lrs, beta, 0.0))
+    damped = _pytorch_sgd(start, grads, lrs, beta, beta)
+    assert not np.allclose(nshb[0], damped, rtol=1e-3, atol=0)
+    gap = sum(lr * beta ** (t + 1) for t, lr in enumerate(lrs)) * grads[0]
+    np.testing.assert_allclose(nshb[0] - gap, damped, rtol=1e-13, atol=1e-15)
 
 
 def test_momentum_zero_is_plain_sgd(backend, rng):
