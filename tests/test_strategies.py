@@ -55,6 +55,49 @@ def test_shb_defaults_and_beta_rule():
     assert St.get("iii", lr_max=1.0, momentum=0.5).momentum == 0.5
 
 
+@pytest.mark.parametrize("name", St.names())
+def test_initial_rate_is_point_one_for_nshb_and_point_zero_one_for_shb(name):
+    # PAPER §5: "NSHB runs use η_0 = 0.1, SHB runs η_0 = 0.01", whatever the strategy.
+    for variant, eta0 in (("nshb", 0.1), ("shb", 0.01)):
+        s = St.get(name, variant=variant)
+        assert s.variant == variant and s.params["init_lr"] == eta0
+        assert s.plan(50_000).learning_rates[0] == pytest.approx(eta0, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "name, lr_max, beta",
+    [
+        ("iii", 0.99, 0.9),  # η_max/η_0 just below 10 (= 10: test_shb_defaults_and_beta_rule)
+        ("warmup", 0.99, 0.9),
+        ("iii", 2.0, 0.87),  # beyond the paper's range: lowered as well (module docstring)
+        ("ii", 1.0, 0.9),  # the rate does not grow: η_max is not used
+        ("baseline", 1.0, 0.9),
+    ],
+)
+def test_beta_is_lowered_to_0_87_only_for_growing_rates_at_ratio_10(name, lr_max, beta):
+    assert St.get(name, lr_max=lr_max).momentum == beta
+
+
+def test_each_condition_is_its_own_inequality():
+    # PAPER §6 with γ = (η_max/η_0)^(E_inc/(E−E_inc)) = 1.5 and δ = 2: γ < δ and β²γ < 1 hold,
+    # γ < √δ = 1.414 fails. E = 20 gives E_inc = 2 and 9 growth stages.
+    s = St.get("iii", epochs=20, lr_max=0.1 * 1.5**9, momentum=0.5)
+    gamma = (1.5**9) ** (2 / (20 - 2))
+    with pytest.warns(St.ConditionWarning, match="γ < √δ") as caught:
+        checks = {c.name: c for c in s.check_conditions()}
+    assert len(caught) == 1
+    assert s.gamma == pytest.approx(gamma, rel=1e-12)
+    assert (checks["gamma<delta"].lhs, checks["gamma<delta"].rhs) == pytest.approx((gamma, 2.0), rel=1e-12)
+    assert (checks["beta2gamma<1"].lhs, checks["beta2gamma<1"].rhs) == pytest.approx((0.25 * gamma, 1.0), rel=1e-12)
+    assert checks["gamma<sqrt(delta)"].rhs == pytest.approx(math.sqrt(2.0), rel=1e-15)
+    assert [checks[k].passed for k in ("gamma<delta", "beta2gamma<1", "gamma<sqrt(delta)")] == [True, True, False]
+    # with δ = 3, √δ = 1.73 > γ: all three hold
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(c.passed for c in St.get("iii", epochs=20, lr_max=0.1 * 1.5**9, momentum=0.5,
+                                              bs_growth_rate=3.0).check_conditions())
+
+
 def test_other_epoch_counts_scale():
     s = St.get("ii", epochs=100)
     assert s.batch_size == S.ExpGrowthBatchSize(8, 2.0, 10)
