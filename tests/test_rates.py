@@ -166,3 +166,65 @@ def test_rate_table_without_key_has_no_group_column():
     rows = rate_table(failed)
     assert [r["strategy"] for r in rows] == ["i", "ii", "iii"]
     assert all("group" not in r for r in rows)
+
+
+# -- PAPER.md §7 end to end: the summary of one run and the spread over seeds -------------------
+def _history_of(gns, steps, sfo):
+    from sgdm.engine import History
+
+    rows = [
+        {"epoch": e, "batch_size": 8, "lr": 0.1, "steps": int(t), "sfo": int(f), "grad_norm_sq": float(g),
+         "grad_norm_sq_min": float(m), "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0,
+         "test_accuracy": 0.5, "wall_time": 0.0, "diverged": False}
+        for e, (t, f, g, m) in enumerate(zip(steps, sfo, gns, np.minimum.accumulate(gns)))
+    ]
+    return History(rows=rows)
+
+
+def test_summary_slopes_fit_the_running_minimum_over_the_last_half():
+    # Log-log slope of min_{e' ≤ e} ‖∇f‖² against T and against SFO over the last half of the
+    # epochs (the initial row, T = 0, has no logarithm), by np.polyfit.
+    from sgdm.experiment import summarize
+
+    rng = np.random.default_rng(3)
+    n, E = 1000, 41
+    per_epoch = np.repeat([125, 63, 32, 16, 8, 4], 7)[:E]  # b doubling every 7 epochs
+    steps = np.concatenate([[0], np.cumsum(per_epoch)])
+    sfo = n * np.arange(E + 1)
+    gns = np.concatenate([[2.0], 5.0 * steps[1:] ** -0.8 * np.exp(rng.normal(0, 0.3, E))])
+    gmin = np.minimum.accumulate(gns)
+    assert not np.array_equal(gmin, gns)  # the running minimum matters here
+    summary = summarize(_history_of(gns, steps, sfo), target=1e-2)
+    tail = slice(E + 1 - math.ceil(E / 2), None)
+    for clock, key in ((steps, "slope_steps"), (sfo, "slope_sfo")):
+        want = np.polyfit(np.log(clock[tail]), np.log(gmin[tail]), 1)[0]
+        assert summary[key] == pytest.approx(want, rel=1e-9)
+    assert summary["grad_norm_sq_min"] == gns.min() and summary["grad_norm_sq_final"] == gns[-1]
+    first = int(np.flatnonzero(gns <= 1e-2)[0])
+    assert (summary["steps_to_target"], summary["sfo_to_target"]) == (steps[first], sfo[first])
+
+
+def test_rate_table_reports_mean_and_sample_spread_over_seeds():
+    import statistics
+
+    from sgdm.experiment import RunResult, RunSpec, rate_table
+
+    slopes = [-1.1, -0.9, -1.3]
+    reached = [400, 300, 320]
+    results = [
+        RunResult(RunSpec(strategy="ii", seed=s), None,
+                  {"grad_norm_sq_final": 1e-3 * (s + 1), "grad_norm_sq_min": 1e-3, "slope_steps": slopes[s],
+                   "slope_sfo": slopes[s] / 2, "floor": 0.0, "test_accuracy": 0.9, "wall_time": 1.0,
+                   "floor_significant": s == 0, "diverged": False, "target": 1e-2,
+                   "steps_to_target": reached[s], "sfo_to_target": 10 * reached[s]})
+        for s in range(3)
+    ]
+    results.append(RunResult(RunSpec(strategy="ii", seed=3), None, None, "boom"))  # a failed seed
+    (row,) = rate_table(results)
+    assert (row["seeds"], row["failed"]) == (4, 1)
+    assert row["slope_steps"] == pytest.approx(statistics.mean(slopes), rel=1e-12)
+    assert row["slope_steps_std"] == pytest.approx(statistics.stdev(slopes), rel=1e-12)
+    assert row["slope_sfo_std"] == pytest.approx(statistics.stdev(slopes) / 2, rel=1e-12)
+    assert row["grad_norm_sq_final_std"] == pytest.approx(statistics.stdev([1e-3, 2e-3, 3e-3]), rel=1e-12)
+    assert row["steps_to_target"] == statistics.median(reached)
+    assert row["floor_significant"] is False  # one seed of three
