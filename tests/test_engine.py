@@ -96,6 +96,36 @@ def test_steps_per_epoch_keep_the_partial_batch_and_every_sample_once(n, b, size
     np.testing.assert_array_equal(cols["batch_size"], [min(b, n)] * 3)
 
 
+@pytest.mark.parametrize("variant", ["shb", "nshb"])
+def test_training_is_the_paper_loop_written_out(variant):
+    # PAPER §1–§2 by hand: every epoch a fresh permutation from the run's shuffle stream, walked
+    # in batches of b_e (the last, partial one kept; b_e ≥ n is one full batch); g_t the mean
+    # softmax cross-entropy gradient over B_t, written out; η_t the plan's rate of global step t.
+    n, d, k, beta, seed = 23, 3, 3, 0.8, 4
+    ds = make_dataset(n=n, d=d, k=k)
+    plan = make_plan(n, [5, 30, 9, 5], lr=lambda t: 0.3 / (1 + 0.1 * t))  # 30 is capped at n
+    rng = np.random.default_rng(7)
+    W, b = rng.normal(size=(d, k)), rng.normal(size=k)
+    hist = train(LogisticRegression(d, k), ds, plan, momentum=beta, variant=variant, seed=seed, params=[W, b])
+    mW, mb = np.zeros_like(W), np.zeros_like(b)
+    shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    X, y, t = ds.X_train, ds.y_train, 0
+    for bs in plan.batch_sizes:
+        perm = shuffle.permutation(n)
+        for lo in range(0, n, bs):
+            idx = perm[lo : lo + bs]
+            Z = X[idx] @ W + b
+            P = np.exp(Z - Z.max(axis=1, keepdims=True))
+            D = (P / P.sum(axis=1, keepdims=True) - np.eye(k)[y[idx]]) / len(idx)
+            s = 1.0 if variant == "shb" else 1 - beta
+            mW, mb = beta * mW + s * (X[idx].T @ D), beta * mb + s * D.sum(axis=0)
+            W, b = W - plan.learning_rates[t] * mW, b - plan.learning_rates[t] * mb
+            t += 1
+    assert t == plan.total_steps == hist.final["steps"] == 5 + 1 + 3 + 5
+    np.testing.assert_allclose(hist.params[0], W, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(hist.params[1], b, rtol=1e-10, atol=1e-13)
+
+
 def test_epochs_are_reshuffled_and_seeded():
     n = 12
     runs = []
