@@ -182,6 +182,106 @@ def test_spec_round_trip(schedule, table):
         assert again(int(step), epoch) == schedule(int(step), epoch)
 
 
+# ----------------------------------------------------------------------------------------------
+# every clock value of a run against PAPER.md §4, written out in NumPy (the tables above check
+# chosen points; these check each epoch, or each step, including stage boundaries, the last
+# stage, stage counts that do not divide E or W, and W = w)
+
+
+def _growth(init, k, big_e, e_inc, max_value=None, rate=None):
+    """§4's exponential growth at stage k: to η_max only, by γ only, or both (§3's affine form)."""
+    if rate is None:
+        gamma = (max_value / init) ** (e_inc / (big_e - e_inc)) if big_e > e_inc else math.inf
+        return np.minimum(init * gamma**k, max_value)
+    if max_value is None:
+        return init * rate**k
+    a = (max_value - init) / (rate ** ((big_e - e_inc) / e_inc) - 1)
+    return np.minimum(a * rate**k + (init - a), max_value)
+
+
+def _warmup(init, big_w, w, e, max_value=None, rate=None):
+    """(value for e < W, the warm-up's last value η_max or η_0 γ^⌊(W−w)/w⌋)."""
+    peak = max_value if max_value is not None else init * rate ** ((big_w - w) // w)
+    return _growth(init, e // w, big_w, w, max_value, rate), peak
+
+
+def _half_cos(r):
+    return (1 + np.cos(np.pi * r)) / 2
+
+
+def _warmup_then(after, init, big_w, w, big_e=None, max_value=None, rate=None, min_value=0.0):
+    def f(t, e):
+        warm, peak = _warmup(init, big_w, w, e, max_value, rate)
+        if after == "constant":
+            rest = np.full(e.shape, peak)
+        else:
+            rest = min_value + (peak - min_value) * _half_cos((e - big_w) / (big_e - big_w))
+        return np.where(e < big_w, warm, rest)
+
+    return f
+
+
+T_RUN = 997  # a step-type schedule's T; step clocks run over 0..T
+FORMULAS = [
+    ("step", S.Diminishing(0.3), lambda t, e: 0.3 / np.sqrt(t + 1)),
+    ("step", S.Linear(0.2, total_steps=T_RUN), lambda t, e: 0.2 * (1 - t / T_RUN)),
+    ("step", S.Polynomial(0.2, total_steps=T_RUN), lambda t, e: 0.2 * (1 - t / T_RUN) ** 2),
+    ("step", S.Polynomial(0.2, power=0.7, total_steps=T_RUN), lambda t, e: 0.2 * (1 - t / T_RUN) ** 0.7),
+    (37, S.Cosine(0.1, epochs=37), lambda t, e: 0.1 * _half_cos(e / 37)),
+    (37, S.Cosine(0.1, min_value=0.003, epochs=37), lambda t, e: 0.003 + 0.097 * _half_cos(e / 37)),
+    (300, S.ExpGrowth(0.1, 30, max_value=1.0, epochs=300), lambda t, e: _growth(0.1, e // 30, 300, 30, 1.0)),
+    (50, S.ExpGrowth(0.1, 7, max_value=0.4, epochs=50), lambda t, e: _growth(0.1, e // 7, 50, 7, 0.4)),
+    (50, S.ExpGrowth(0.1, 7, growth_rate=1.37), lambda t, e: _growth(0.1, e // 7, 50, 7, rate=1.37)),
+    (
+        50,
+        S.ExpGrowth(0.1, 7, max_value=0.4, growth_rate=1.37, epochs=50),
+        lambda t, e: _growth(0.1, e // 7, 50, 7, 0.4, 1.37),
+    ),
+    (300, S.WarmupConstant(0.1, 30, 3, max_value=1.0), _warmup_then("constant", 0.1, 30, 3, max_value=1.0)),
+    (40, S.WarmupConstant(0.1, 10, 3, max_value=0.5), _warmup_then("constant", 0.1, 10, 3, max_value=0.5)),
+    (12, S.WarmupConstant(0.1, 5, 5, max_value=0.5), _warmup_then("constant", 0.1, 5, 5, max_value=0.5)),
+    (40, S.WarmupConstant(0.1, 10, 3, growth_rate=1.2), _warmup_then("constant", 0.1, 10, 3, rate=1.2)),
+    (
+        300,
+        S.WarmupCosine(0.1, 30, 3, max_value=0.5, epochs=300),
+        _warmup_then("cosine", 0.1, 30, 3, 300, max_value=0.5),
+    ),
+    (
+        41,
+        S.WarmupCosine(0.1, 10, 3, max_value=0.5, min_value=0.01, epochs=41),
+        _warmup_then("cosine", 0.1, 10, 3, 41, max_value=0.5, min_value=0.01),
+    ),
+    (
+        41,
+        S.WarmupCosine(0.1, 10, 3, growth_rate=1.2, min_value=0.01, epochs=41),
+        _warmup_then("cosine", 0.1, 10, 3, 41, rate=1.2, min_value=0.01),
+    ),
+]
+
+
+@pytest.mark.parametrize("clock,schedule,formula", FORMULAS, ids=[f"{i}-{c[1].type}" for i, c in enumerate(FORMULAS)])
+def test_every_clock_value_follows_the_paper_formula(clock, schedule, formula):
+    if clock == "step":  # t = 0..T, inside epochs of 17 steps
+        steps = np.arange(T_RUN + 1)
+        epochs = steps // 17
+    else:  # e = 0..E, each at an arbitrary step
+        epochs = np.arange(clock + 1)
+        steps = 13 * epochs + 5
+    want = formula(steps, epochs)
+    np.testing.assert_allclose(schedule.values(steps, epochs), want, rtol=1e-12, atol=1e-300)
+    every = range(0, steps.size, max(1, steps.size // 50))
+    assert [schedule(int(steps[i]), int(epochs[i])) for i in every] == pytest.approx(
+        want[list(every)], rel=1e-12, abs=1e-300
+    )
+
+
+def test_uncapped_batch_growth_at_every_epoch():
+    # b_e = ⌈b_0 δ^⌊e/E_inc⌋⌉ (PAPER.md §3) over 11 stages, with ceilings at every stage
+    b = S.ExpGrowthBatchSize(7, 1.5, 4)
+    e = np.arange(44)
+    assert b.values(e).tolist() == np.ceil(7 * 1.5 ** (e // 4)).astype(np.int64).tolist()
+
+
 def test_pure_function_of_the_clock():
     s = S.WarmupCosine(0.1, 30, 3, max_value=0.5, epochs=300)
     late = s(0, 250)
