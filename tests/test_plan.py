@@ -70,6 +70,25 @@ def test_partial_batches_and_totals_equal_a_loop():
     assert plan.batch_size_of_step[last] == 43
 
 
+def test_batches_that_outgrow_the_data_are_full_batch_steps():
+    # PAPER §1: with b_e ≥ n an epoch is one full-batch step (and still costs n). Here b grows
+    # 8, 16, 32, 64, 128 over n = 50: the last two epochs are full-batch, 64 and 128 alike.
+    n, E = 50, 5
+    lr = S.Diminishing(0.4)
+    plan = Plan(n, E, S.ExpGrowthBatchSize(8, 2.0, 1), lr)
+    check_against_loop(plan, n, E, lambda e: 8 * 2**e, lambda t, e: 0.4 / math.sqrt(t + 1))
+    assert plan.steps_per_epoch.tolist() == [7, 4, 2, 1, 1]
+    assert plan.batch_sizes.tolist()[-2:] == [n, n]
+    assert plan.batch_size_of_step.tolist()[-4:] == [32, 18, n, n]
+    assert plan.total_steps == 15 and plan.sfo == E * n
+    # the §6 sums over the last two steps see |B_t| = n, not the schedule's 64 and 128
+    eta = 0.4 / np.sqrt([14, 15])
+    assert plan.lr_over_batch_sum[-1] - plan.lr_over_batch_sum[-3] == pytest.approx(eta.sum() / n, rel=1e-12)
+    assert plan.lr_sq_over_batch_sum[-1] - plan.lr_sq_over_batch_sum[-3] == pytest.approx(
+        (eta**2).sum() / n, rel=1e-12
+    )
+
+
 @pytest.mark.parametrize(
     "lr,formula",
     [
