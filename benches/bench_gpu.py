@@ -68,6 +68,29 @@ def fused_step(cp, n: int, repeats: int, copy_bw: float) -> dict:
     return out
 
 
+#: Launch shapes of the multi-tensor kernel timed against the default (threads, items each).
+GEOMETRIES = [(128, 4), (256, 4), (256, 8), (512, 4), (256, 16), (1024, 4)]
+
+
+def geometry_sweep(cp, n: int, repeats: int, copy_bw: float) -> list[dict]:
+    """The multi-tensor kernel on one float32 tensor of ``n`` elements in each geometry: the
+    data for choosing ``gpu.DEFAULT_GEOMETRY`` on this device (the results are bit-identical)."""
+    p = cp.random.standard_normal(n, dtype=cp.float32)
+    g = cp.random.standard_normal(n, dtype=cp.float32)
+    m = cp.zeros_like(p)
+    rows = []
+    for block, items in GEOMETRIES:
+        geometry = gpu.Geometry(block, items)
+        kernel = gpu.CupyKernel(BETA, "nshb", False, 0.0, False, geometry=geometry)
+        t = device_time(cp, lambda: kernel.launch([p], [g], [m], LR), repeats)
+        rows.append({"block": block, "items": items, "seconds": t,
+                     "fraction_of_copy": 5 * 4 * n / t / copy_bw,
+                     "default": geometry == gpu.DEFAULT_GEOMETRY})
+    p = g = m = None
+    cp.get_default_memory_pool().free_all_blocks()
+    return rows
+
+
 def torch_fused(n: int, repeats: int) -> float | None:
     try:
         import torch
@@ -213,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
             line += "; PyTorch with CUDA not available"
         print(line, flush=True)
         results["fused"].append(r)
+
+    n_geo = sizes[-1] if args.smoke else min(sizes[-1], 10**8)
+    print(f"\nmulti-tensor kernel geometry, n = {n_geo:.0e} float32 (threads x items per thread)")
+    geos = geometry_sweep(cp, n_geo, repeats, copy_bw)
+    for r in geos:
+        mark = "  (default)" if r["default"] else ""
+        print(f"  {r['block']:4d} x {r['items']:2d}: {r['seconds'] * 1e3:8.3f} ms  "
+              f"{100 * r['fraction_of_copy']:5.1f}% of copy{mark}")
+    best = max(geos, key=lambda r: r["fraction_of_copy"])
+    print(f"  best: {best['block']} x {best['items']}")
+    results["geometries"] = geos
 
     overhead = launch_overhead(cp)
     print(f"\nkernel launch (host) overhead: {overhead * 1e6:.1f} us")

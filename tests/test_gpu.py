@@ -378,12 +378,14 @@ def _assert_no_contraction(ptx: str) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nesterov,wd", CONFIGS)
 def test_multi_tensor_kernel_compiles_without_fma(nvrtc, dtype, nesterov, wd):
-    src, name = gpu.multi_tensor_source(dtype, nesterov, wd)
-    for opts in (gpu.COMPILE_OPTIONS, ()):  # the intrinsics alone already forbid contraction
-        ptx = nvrtc(src, list(opts))
-        assert f".entry {name}(" in ptx
-        _assert_no_contraction(ptx)
-        assert (".f32" in " ".join(m + "." + t for _, m, t in _float_ops(ptx))) == (dtype == np.float32)
+    for geometry in (gpu.DEFAULT_GEOMETRY, gpu.Geometry(128, 3)):
+        src, name = gpu.multi_tensor_source(dtype, nesterov, wd, geometry)
+        for opts in (gpu.COMPILE_OPTIONS, ()):  # the intrinsics alone already forbid contraction
+            ptx = nvrtc(src, list(opts))
+            assert f".entry {name}(" in ptx
+            _assert_no_contraction(ptx)
+            f32 = ".f32" in " ".join(m + "." + t for _, m, t in _float_ops(ptx))
+            assert f32 == (dtype == np.float32)
 
 
 @pytest.mark.parametrize("nesterov,wd", CONFIGS)
@@ -477,6 +479,32 @@ def test_gpu_large_and_mixed_dtype_lists(cp, rng):
         cpu.step([g * (k + 1) for g in grads])
     for a, b in zip(cpu.params, dev):
         assert a.tobytes() == b.get().tobytes()
+
+
+@pytest.mark.parametrize("geometry", [gpu.Geometry(32, 1), gpu.Geometry(128, 3), gpu.Geometry(1024, 2)])
+def test_gpu_every_geometry_gives_the_reference_bits(cp, rng, geometry):
+    # the launch shapes bench_gpu.py tunes over: tiles, partial tiles and tiny tensors
+    shapes = [(2 * geometry.tile + 7,), (3, 5), (geometry.tile,), (0,), (1,)]
+    for dtype in (np.float32, np.float64):
+        host = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        ref, ref_m = [h.copy() for h in host], [np.zeros_like(h) for h in host]
+        dev = [cp.asarray(h) for h in host]
+        dev_m = [cp.zeros_like(d) for d in dev]
+        kernel = gpu.CupyKernel(0.9, "shb", True, 1e-3, False, geometry=geometry)
+        for lr in (0.1, 0.03):
+            grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+            for p, g, m in zip(ref, grads, ref_m):
+                sgdm_step(p, g, m, lr, 0.9, variant="shb", nesterov=True, weight_decay=1e-3)
+            kernel.step(dev, [cp.asarray(g) for g in grads], dev_m, lr)
+        for r, d in zip(ref + ref_m, dev + dev_m):
+            assert r.tobytes() == d.get().tobytes()
+
+
+def test_geometry_is_checked():
+    assert gpu.DEFAULT_GEOMETRY.tile == gpu.TILE == gpu.BLOCK * gpu.ITEMS
+    for block, items in ((100, 8), (2048, 1), (0, 8), (256, 0), (256, 65)):
+        with pytest.raises(sgdm.SgdmError, match="is invalid"):
+            gpu.Geometry(block, items)
 
 
 def test_gpu_validation_messages(cp):

@@ -248,5 +248,7 @@ def test_gpu_benchmark_runs_end_to_end_under_the_emulator(tmp_path, monkeypatch)
     result = json.loads(out.read_text())
     assert result["cupy"] == hostcupy.__version__
     assert [r["n"] for r in result["fused"]] == [10**4, 3 * 10**4]
+    assert [(r["block"], r["items"]) for r in result["geometries"]] == bench.GEOMETRIES
+    assert sum(r["default"] for r in result["geometries"]) == 1
     assert [r["batch_size"] for r in result["mlp"]] == [8, 512]
     assert all(r["rust"] > 0 and r["cupy"] > 0 for r in result["mlp"])

@@ -44,7 +44,9 @@ Kernels
   tables are built and uploaded once; the gradient column is re-uploaded only when the
   gradient arrays' addresses change (a training loop that reuses its gradient buffers uploads
   it once). A list of many small tensors therefore costs one launch, and a single huge tensor
-  is streamed once at full bandwidth (three reads, two writes per element).
+  is streamed once at full bandwidth (three reads, two writes per element). The launch shape is
+  a :class:`Geometry` (default 256 threads x 8 elements); ``benches/bench_gpu.py`` times
+  others on the device at hand, and every shape gives the same bits.
 
 Why not one flat buffer with views: the optimizer would have to copy the caller's parameters
 into its own buffer, and the caller's arrays would silently stop being the ones trained. The
@@ -55,6 +57,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Sequence
 
@@ -66,6 +69,8 @@ from ._sgdm import SgdmError
 __all__ = [
     "COMPILE_OPTIONS",
     "CupyKernel",
+    "Geometry",
+    "DEFAULT_GEOMETRY",
     "cupy_available",
     "require_cupy",
     "fused_step",
@@ -77,10 +82,32 @@ __all__ = [
 
 #: NVRTC options of every sgdm kernel: no multiply-add contraction (see the module docstring).
 COMPILE_OPTIONS = ("--fmad=false",)
-#: Threads per block and elements per thread of the multi-tensor kernel.
-BLOCK = 256
-ITEMS = 8
-TILE = BLOCK * ITEMS
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The launch shape of the multi-tensor kernel: ``block`` threads per block (a multiple of
+    32, at most 1024), each updating ``items`` elements of one tile of ``tile = block * items``
+    consecutive elements. The default is :data:`DEFAULT_GEOMETRY`; ``benches/bench_gpu.py``
+    times others on the device at hand."""
+
+    block: int = 256
+    items: int = 8
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.block, int) and 32 <= self.block <= 1024 and self.block % 32 == 0):
+            raise SgdmError(f"block = {self.block!r} is invalid: expected a multiple of 32 in 32..1024")
+        if not (isinstance(self.items, int) and 1 <= self.items <= 64):
+            raise SgdmError(f"items = {self.items!r} is invalid: expected an integer in 1..64")
+
+    @property
+    def tile(self) -> int:
+        return self.block * self.items
+
+
+DEFAULT_GEOMETRY = Geometry()
+#: Threads per block, elements per thread and elements per tile of the default geometry.
+BLOCK, ITEMS, TILE = DEFAULT_GEOMETRY.block, DEFAULT_GEOMETRY.items, DEFAULT_GEOMETRY.tile
 
 INSTALL_HINT = "pip install 'sgdm[gpu]' for CUDA 12 or 'sgdm[gpu-cuda13]' for CUDA 13 (cupy-cuda12x / cupy-cuda13x)"
 
@@ -163,20 +190,26 @@ __device__ __forceinline__ void sgdm_update(T& p, const T g, T& m, const T lr, c
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
-def multi_tensor_source(dtype: Any, nesterov: bool, has_weight_decay: bool) -> tuple[str, str]:
-    """``(source, kernel name)`` of the multi-tensor kernel for one dtype and configuration.
+def multi_tensor_source(
+    dtype: Any, nesterov: bool, has_weight_decay: bool, geometry: Geometry = DEFAULT_GEOMETRY
+) -> tuple[str, str]:
+    """``(source, kernel name)`` of the multi-tensor kernel for one dtype, configuration and
+    :class:`Geometry`.
 
     Arguments of the kernel: ``ptrs`` (``k x 3`` addresses: param, grad, momentum), ``sizes``
     (``k`` element counts), ``tiles`` (``n_tiles x 2``: tensor index, tile index), ``halt`` (an
     ``int`` on the device: when non-zero the launch writes nothing), then ``lr, beta, scale,
-    wd`` as ``T``. Launch: ``n_tiles`` blocks of :data:`BLOCK` threads.
+    wd`` as ``T``. Launch: ``n_tiles`` blocks of ``geometry.block`` threads.
     """
     ctype = _CTYPES[np.dtype(dtype)]
-    name = f"sgdm_multi_{ctype}_{'nes' if nesterov else 'hb'}_{'wd' if has_weight_decay else 'nowd'}"
+    name = (
+        f"sgdm_multi_{ctype}_{'nes' if nesterov else 'hb'}_{'wd' if has_weight_decay else 'nowd'}"
+        f"_{geometry.block}x{geometry.items}"
+    )
     source = device_functions(nesterov, has_weight_decay) + f"""
-#define SGDM_BLOCK {BLOCK}
-#define SGDM_ITEMS {ITEMS}
-#define SGDM_TILE {TILE}
+#define SGDM_BLOCK {geometry.block}
+#define SGDM_ITEMS {geometry.items}
+#define SGDM_TILE {geometry.tile}
 
 extern "C" __global__ void __launch_bounds__(SGDM_BLOCK)
 {name}(const unsigned long long* __restrict__ ptrs, const long long* __restrict__ sizes,
@@ -292,9 +325,9 @@ def _elementwise_kernel(nesterov: bool, has_weight_decay: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def _raw_kernel(dtype: np.dtype, nesterov: bool, has_weight_decay: bool):
+def _raw_kernel(dtype: np.dtype, nesterov: bool, has_weight_decay: bool, geometry: Geometry):
     cp = require_cupy()
-    source, name = multi_tensor_source(dtype, nesterov, has_weight_decay)
+    source, name = multi_tensor_source(dtype, nesterov, has_weight_decay, geometry)
     return cp.RawKernel(source, name, options=COMPILE_OPTIONS)
 
 
@@ -387,12 +420,12 @@ def mixed_params_error(params: Sequence[Any]) -> TypeError | None:
 
 
 # -- the optimizer's kernel ------------------------------------------------------------------
-def tile_table(sizes: Sequence[int] | np.ndarray) -> np.ndarray:
+def tile_table(sizes: Sequence[int] | np.ndarray, tile: int = TILE) -> np.ndarray:
     """The ``(n_tiles, 2)`` int32 table of the multi-tensor kernel: for each thread block, the
-    tensor it updates and the index of its tile (:data:`TILE` elements) in that tensor. Tensors
+    tensor it updates and the index of its tile (``tile`` elements) in that tensor. Tensors
     without elements get no tile."""
     elements = np.asarray(sizes, dtype=np.int64)
-    counts = -(-elements // TILE)
+    counts = -(-elements // tile)
     total = int(counts.sum())
     if total >= 2**31 or (elements.size and int(counts.max()) >= 2**31):
         raise SgdmError(f"too many elements for one launch ({int(elements.sum())})")
@@ -406,11 +439,11 @@ def tile_table(sizes: Sequence[int] | np.ndarray) -> np.ndarray:
 class _Group:
     """The tensors of one dtype: their tables on the device, and the launch geometry."""
 
-    def __init__(self, cp: ModuleType, dtype: np.dtype, index: list[int], params, momenta):
+    def __init__(self, cp: ModuleType, dtype: np.dtype, index: list[int], params, momenta, tile: int):
         self.dtype = dtype
         self.index = index
         sizes = np.array([params[i].size for i in index], dtype=np.int64)
-        tiles = tile_table(sizes)
+        tiles = tile_table(sizes, tile)
         self.n_tiles = tiles.shape[0]
         self.host_ptrs = np.zeros((len(index), 3), dtype=np.uint64)
         for k, i in enumerate(index):
@@ -433,12 +466,20 @@ class _Group:
 class CupyKernel:
     """The CuPy backend, with the call shape of the native ``FusedStep``:
     ``CupyKernel(momentum, variant, nesterov, weight_decay, check_finite).step(params, grads,
-    momenta, lr)``. One launch per dtype present; see the module docstring."""
+    momenta, lr)``. One launch per dtype present; see the module docstring. ``geometry``: the
+    launch shape (:class:`Geometry`; the default unless tuning)."""
 
     def __init__(
-        self, momentum: float, variant: str, nesterov: bool, weight_decay: float, check_finite: bool
+        self,
+        momentum: float,
+        variant: str,
+        nesterov: bool,
+        weight_decay: float,
+        check_finite: bool,
+        geometry: Geometry = DEFAULT_GEOMETRY,
     ) -> None:
         self._cp = require_cupy()
+        self.geometry = geometry
         self._kind = cupy_kind()
         self.momentum = momentum
         self.variant = variant
@@ -460,11 +501,17 @@ class CupyKernel:
             for i, p in enumerate(params):
                 by_dtype.setdefault(p.dtype, []).append(i)
             self._groups = [
-                _Group(cp, dt, idx, params, momenta) for dt, idx in by_dtype.items()
+                _Group(cp, dt, idx, params, momenta, self.geometry.tile)
+                for dt, idx in by_dtype.items()
             ]
             self._no_halt = cp.zeros(1, dtype=np.int32)
             self._kernels = [
-                _raw_kernel(g.dtype, bool(self.nesterov), _has_weight_decay(g.dtype, self.weight_decay))
+                _raw_kernel(
+                    g.dtype,
+                    bool(self.nesterov),
+                    _has_weight_decay(g.dtype, self.weight_decay),
+                    self.geometry,
+                )
                 for g in self._groups
             ]
         self._bound = (params, momenta)
@@ -502,7 +549,7 @@ class CupyKernel:
                 )
                 kern(
                     (group.n_tiles,),
-                    (BLOCK,),
+                    (self.geometry.block,),
                     (group.ptrs, group.sizes, group.tiles, halt, lr_t, beta_t, scale_t, wd_t),
                 )
 
