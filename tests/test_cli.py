@@ -253,3 +253,50 @@ def test_broken_data_file_is_refused(tmp_path):
     bad.write_text("a,b,label\n1,2,0\n3,x,1\n")
     result = invoke("run", "--dataset", bad, "--epochs", "2")
     assert result.exit_code == 2 and "broken.csv" in result.stderr
+
+
+def _cells(text):
+    """Every cell of the tables in ``text``, stripped."""
+    return {cell.strip() for line in text.splitlines() for cell in line.split("│")}
+
+
+def test_tables_keep_every_number_whole_on_a_narrow_terminal(monkeypatch):
+    # At 80 columns rich shaved every column to fit: batch 1,024 read "1,0", steps 5,400 "5,"
+    # and the noise column vanished. Now the table is split into parts that fit.
+    from sgdm_cli import render
+
+    stages = run_json("schedule", "--strategy", "warmup")["stages"]
+    monkeypatch.setattr(render.console_out, "width", 80)
+    result = invoke("schedule", "--strategy", "warmup")
+    assert result.exit_code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    cells = _cells(result.stdout)
+    for stage in stages:
+        for key in ("first_epoch", "batch_size", "lr_first", "lr_last", "steps", "sfo", "lr_sum",
+                    "lr_over_batch_sum", "lr_sq_over_batch_sum"):
+            assert render.format_cell(stage[key]) in cells, (key, stage[key])
+    assert "noise η·n/b" in result.stdout
+
+
+def test_narrow_table_keeps_its_text_columns():
+    # At 80 columns the rate table of `sgdm compare` lost its strategy and slope columns
+    # (squeezed to zero width): the numbers were there, but not which strategy they belong to.
+    import io
+
+    from rich.console import Console
+
+    from sgdm_cli.render import table
+
+    rows = [{"strategy": name, "slope": f"-{k}.523 ± 0.0017", "final": 10.0 ** -k, "steps": 10_890 * k}
+            for k, name in enumerate(["baseline", "i", "ii", "iii", "warmup"], start=1)]
+    columns = [("strategy", "strategy"), ("slope", "slope vs steps"), ("final", "final ‖∇f‖²"),
+               ("steps", "steps → ε")] * 3
+    console = Console(file=io.StringIO(), width=60)
+    console.print(table("rates", rows, columns))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 60
+    cells = _cells(text)
+    for row in rows:
+        assert row["strategy"] in cells and f"{row['steps']:,}" in cells
+    words = set(text.split())
+    assert {"-1.523", "±", "0.0017", "1.00e-05"} <= words
