@@ -222,6 +222,9 @@ def test_help_keeps_the_brackets_of_install_extras():
         (["schedule", "--strategy", "seesaw", "--decay-factor", "1.5"], "decay_factor = 1.5"),
         (["compare", "--strategies", "i,bogus"], "unknown strategy 'bogus'"),
         (["schedule", "--strategy", "warmup", "--warmup-epochs", "500", "--epochs", "10"], "warmup_epochs"),
+        # An empty --hidden trained an MLP without hidden layers: logreg under another name.
+        (["run", "--problem", "mlp", "--hidden", ""], "error: --hidden '' is invalid"),
+        (["run", "--problem", "mlp", "--hidden", "64,0"], "error: --hidden '64,0' is invalid"),
     ],
 )
 def test_bad_input_is_one_red_line_and_exit_2(args, message, tmp_path, monkeypatch):
