@@ -217,11 +217,18 @@ def test_help_keeps_the_brackets_of_install_extras():
         (["run", "--problem", "svm"], "unknown problem 'svm'"),
         (["run", "--dataset", "missing.npz"], "missing.npz"),
         (["run", "--dataset", "data.xyz"], "data.xyz"),
-        (["run", "--lr-max", "-1", "--epochs", "2"], "lr_max"),
-        (["run", "--epochs", "0"], "epochs"),
-        (["schedule", "--strategy", "seesaw", "--decay-factor", "1.5"], "decay_factor = 1.5"),
+        # The library's keyword names are said as the options typed (``lr_max = -1`` is --lr-max -1).
+        (["run", "--lr-max", "-1", "--epochs", "2"], "error: --lr-max -1 is invalid"),
+        (["run", "--epochs", "0"], "error: --epochs 0 is invalid"),
+        (["schedule", "--strategy", "seesaw", "--decay-factor", "1.5"], "error: --decay-factor 1.5 is invalid"),
         (["compare", "--strategies", "i,bogus"], "unknown strategy 'bogus'"),
-        (["schedule", "--strategy", "warmup", "--warmup-epochs", "500", "--epochs", "10"], "warmup_epochs"),
+        (["schedule", "--strategy", "warmup", "--warmup-epochs", "500", "--epochs", "10"],
+         "error: --warmup-epochs 500 is invalid: expected an integer <= --epochs 10"),
+        (["schedule", "--strategy", "iii", "--bs-growth", "nan"], "error: --bs-growth NaN is invalid"),
+        (["run", "--n-samples", "100"], "error: digits: --n-samples cannot be used here: it applies to the synthetic data set"),
+        (["compare", "--dataset", "synthetic", "--n-samples", "10", "--n-classes", "1"], "error: --n-classes 1 is invalid"),
+        # --data-seed -1 was refused as "seed = -1": the split's seed, not the run's.
+        (["run", "--data-seed", "-1"], "error: --data-seed -1 is invalid"),
         # An empty --hidden trained an MLP without hidden layers: logreg under another name.
         (["run", "--problem", "mlp", "--hidden", ""], "error: --hidden '' is invalid"),
         (["run", "--problem", "mlp", "--hidden", "64,0"], "error: --hidden '64,0' is invalid"),

@@ -7,6 +7,7 @@ module only parses options, shows progress on stderr and renders tables, JSON or
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
@@ -75,12 +76,33 @@ def cli_errors(fn: Callable) -> Callable:
             console_err.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None
         except (sgdm.SgdmError, UsageError, OSError, ImportError, ValueError, KeyError, TypeError) as err:
-            message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
+            message = _as_typed(kwargs.get("ctx"), str(err)) if not isinstance(err, KeyError) else f"missing key {err}"
             # escaped: messages may hold brackets (e.g. "pip install 'sgdm[gpu]'")
             console_err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _as_typed(ctx: typer.Context | None, message: str) -> str:
+    """The library names settings as keywords (``n_samples = 0 is invalid``, ``pick another
+    column with label_column``); say them as the options of the command (``--n-samples 0 is
+    invalid``). With --config, keys the user did not type are the file's, and stay as they are."""
+    if ctx is None:
+        return message
+    from_file = _given(ctx, "config")
+    for param in ctx.command.params:
+        name = param.name or ""
+        if param.param_type_name != "option" or (from_file and not _given(ctx, name)):
+            continue
+        flag = max(param.opts, key=len)
+        for key in {name, opt.OVERRIDES.get(name, name)}:
+            # "nesterov = True" is --nesterov; "variant='nshb'" is --variant 'nshb'.
+            value = "(True )?" if getattr(param, "is_flag", False) else ""
+            message = re.sub(rf"(?<![-\w.]){key} ?= ?{value}", f"{flag} ", message)
+            if "_" in key.strip("_"):
+                message = re.sub(rf"(?<![-\w.]){key}\b", flag, message)
+    return message
 
 
 def _choice(value: str, allowed: Sequence[str], what: str) -> str:
@@ -588,6 +610,7 @@ def compare(
 @app.command(epilog=STRATEGY_HELP)
 @cli_errors
 def schedule(
+    ctx: typer.Context,
     strategy: opt.Strategy = "warmup",
     epochs: opt.Epochs = 300,
     n_samples: Annotated_n = None,

@@ -274,6 +274,10 @@ def _cached_dataset(name: str, options: tuple, seed: int) -> Dataset:
 
 def load_data(spec: RunSpec) -> Dataset:
     """The spec's data set, loaded once per process and reused by later runs."""
+    seed = spec.data_seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # load_dataset would name it "seed": the run's own seed is another setting.
+        raise SgdmError(f"data_seed = {seed!r} is invalid: expected an integer >= 0")
     return _cached_dataset(spec.dataset, tuple(sorted(spec.dataset_options.items())), spec.data_seed)
 
 
