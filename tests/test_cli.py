@@ -229,6 +229,11 @@ def test_help_keeps_the_brackets_of_install_extras():
         (["compare", "--dataset", "synthetic", "--n-samples", "10", "--n-classes", "1"], "error: --n-classes 1 is invalid"),
         # --data-seed -1 was refused as "seed = -1": the split's seed, not the run's.
         (["run", "--data-seed", "-1"], "error: --data-seed -1 is invalid"),
+        (["run", "--seed", "-1", "--epochs", "2"], "error: --seed -1 is invalid"),
+        # Settings the engine checks were refused after the run's header and progress bar.
+        (["run", "--weight-decay", "-1"], "error: --weight-decay -1.0 is invalid"),
+        (["run", "--nesterov"], "error: --nesterov is invalid with --variant 'nshb'"),
+        (["compare", "--problem", "mlp", "--activation", "sigmoid"], "error: --activation 'sigmoid' is invalid"),
         # An empty --hidden trained an MLP without hidden layers: logreg under another name.
         (["run", "--problem", "mlp", "--hidden", ""], "error: --hidden '' is invalid"),
         (["run", "--problem", "mlp", "--hidden", "64,0"], "error: --hidden '64,0' is invalid"),

@@ -384,7 +384,7 @@ def run(
     if checkpoint is not None and checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
     data = experiment.load_data(spec)
-    resolved = experiment.resolve(spec, data.n_train)
+    resolved = experiment.check(spec, data)
     if resolved.strategy is not None:
         resolved.strategy.check_conditions()
     _note_ignored(ctx, [(spec, resolved)])
@@ -532,7 +532,7 @@ def compare(
     ]
     # Fail fast on bad settings and bad data before starting workers.
     data = experiment.load_data(base[0])
-    resolved = [experiment.resolve(spec, data.n_train) for spec in base]
+    resolved = [experiment.check(spec, data) for spec in base]
     for plan in resolved:
         if plan.strategy is not None:
             plan.strategy.check_conditions()
