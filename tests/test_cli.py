@@ -315,3 +315,24 @@ def test_narrow_table_keeps_its_text_columns():
         assert row["strategy"] in cells and f"{row['steps']:,}" in cells
     words = set(text.split())
     assert {"-1.523", "±", "0.0017", "1.00e-05"} <= words
+
+
+def test_resume_accepts_flags_that_repeat_the_checkpoints_settings(tmp_path):
+    ck = tmp_path / "ck"
+    first = invoke("run", "--strategy", "warmup", "--problem", "mlp", "--hidden", "8", "--epochs", "4",
+                   "--checkpoint", ck, "--checkpoint-every", "2")
+    assert first.exit_code == 0, first.stderr
+    # Writing out a default the run used is repeating it: --init-lr 0.1 was refused as
+    # contradicting the checkpoint, "which has None". So was --hidden without --problem mlp.
+    again = invoke("run", "--resume", ck, "--init-lr", "0.1", "--lr-max", "0.5", "--momentum", "0.9",
+                   "--hidden", "8", "--test-size", "0.2", "--strategy", "warmup", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert [r["epoch"] for r in json.loads(again.stdout)["history"]] == [0, 1, 2, 3, 4]
+    for args, message in [
+        (["--lr-max", "0.6"], "--lr-max 0.6 contradicts the checkpoint, which has 0.5"),
+        (["--hidden", "16"], "--hidden 16 contradicts the checkpoint, which has 8"),
+        (["--test-size", "0.3"], "--test-size 0.3 contradicts the checkpoint, which has 0.2"),
+        (["--strategy", "iii"], "--strategy iii contradicts the checkpoint, which has warmup"),
+    ]:
+        result = invoke("run", "--resume", ck, *args)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr

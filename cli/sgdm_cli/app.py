@@ -10,6 +10,7 @@ import functools
 import re
 import warnings
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -217,17 +218,32 @@ def _given(ctx: typer.Context | None, name: str) -> bool:
 
 
 def _check_same_run(ctx: typer.Context, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
-    """With --resume the settings come from the checkpoint; flags may repeat them, not change them."""
-    mine, theirs = flags.to_dict(), saved.to_dict()
-    for name, path in SPEC_FIELDS.items():
+    """With --resume the settings come from the checkpoint; flags may repeat them, not change
+    them. Settings are compared as the run uses them (:func:`sgdm.experiment.effective_settings`),
+    so a default written out (``--init-lr 0.1``) repeats it, and an option that does not apply
+    to the run changes nothing."""
+    theirs = experiment.effective_settings(saved)
+    for name, (group, *key) in SPEC_FIELDS.items():
         if not _given(ctx, name):
             continue
-        a: object = mine  # any JSON value, once the path leaves the nested dicts
-        b: object = theirs
-        for key in path:
-            a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
-        if a != b:
-            raise UsageError(f"{_flag(ctx, name)} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+        value = getattr(flags, group)
+        change: dict[str, Any] = {group: value}
+        if key:
+            value = value.get(key[0])
+            change = {group: {**getattr(saved, group), key[0]: value}}
+        try:
+            same = experiment.effective_settings(replace(saved, **change)) == theirs
+        except sgdm.SgdmError:
+            same = False
+        if not same:
+            setting = (key or [group])[0]
+            had = (saved.config or "none") if setting == "config" else theirs.get(setting)
+            if had is None:  # a default the settings leave out (test_size 0.2)
+                had = getattr(saved, group).get(key[0], "its default") if key else getattr(saved, group)
+            if isinstance(had, list):
+                had = ",".join(map(str, had))
+            raise UsageError(f"{_flag(ctx, name)} {ctx.params[name]} contradicts the checkpoint, which has "
+                             f"{had}; drop the flag to resume")
 
 
 def _flag(ctx: typer.Context, name: str) -> str:
@@ -365,6 +381,11 @@ def run(
     next to the theory's order for the strategy.
     """
     _check_outputs(out, plot)
+    state = None
+    if resume is not None:
+        saved_spec, state, saved_every = experiment.load_checkpoint(resume)
+        if not _given(ctx, "problem"):  # so that a repeated --hidden reads as the checkpoint's MLP
+            problem = saved_spec.problem
     spec = _spec(
         strategy, problem, dataset, epochs, seed, config,
         opt.overrides(locals()),
@@ -373,9 +394,7 @@ def run(
                             label_column=label_column, test_size=test_size),
         backend, dtype, nesterov, weight_decay, record_every, data_seed,
     )
-    state = None
     if resume is not None:
-        saved_spec, state, saved_every = experiment.load_checkpoint(resume)
         _check_same_run(ctx, spec, saved_spec)
         spec = saved_spec
         checkpoint = checkpoint or resume
