@@ -336,3 +336,14 @@ def test_resume_accepts_flags_that_repeat_the_checkpoints_settings(tmp_path):
     ]:
         result = invoke("run", "--resume", ck, *args)
         assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_checkpoint_into_a_file_is_refused_before_training(tmp_path):
+    # It failed at the first checkpoint, after training, with "[Errno 17] File exists: 'h.csv'".
+    taken = tmp_path / "h.csv"
+    taken.write_text("a,b\n")
+    for folder in (taken, taken / "sub"):
+        result = invoke("run", "--epochs", "2", "--checkpoint", folder, "--checkpoint-every", "1")
+        assert result.exit_code == 2
+        assert result.stderr == f"error: cannot write checkpoints to {folder}: {taken} is a file, not a folder\n"
+    assert taken.read_text() == "a,b\n"

@@ -30,7 +30,7 @@ from sgdm.records import RecordWriter, lock_for_writing, read_records, record_fo
 
 from . import options as opt
 from .plot import save_figure
-from .render import check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
+from .render import check_folder, check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
 from .sweep import sweep_app
 
 STRATEGY_HELP = "Strategies (PAPER.md §5):\n\n" + "\n\n".join(
@@ -77,7 +77,12 @@ def cli_errors(fn: Callable) -> Callable:
             console_err.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None
         except (sgdm.SgdmError, UsageError, OSError, ImportError, ValueError, KeyError, TypeError) as err:
-            message = _as_typed(kwargs.get("ctx"), str(err)) if not isinstance(err, KeyError) else f"missing key {err}"
+            if isinstance(err, KeyError):
+                message = f"missing key {err}"
+            elif isinstance(err, OSError) and err.strerror and err.filename:  # not "[Errno 20] ..."
+                message = f"{err.filename}: {err.strerror}"
+            else:
+                message = _as_typed(kwargs.get("ctx"), str(err))
             # escaped: messages may hold brackets (e.g. "pip install 'sgdm[gpu]'")
             console_err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -402,6 +407,8 @@ def run(
             checkpoint_every = saved_every
     if checkpoint is not None and checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
+    if checkpoint is not None:
+        check_folder(checkpoint, "checkpoints")
     data = experiment.load_data(spec)
     resolved = experiment.check(spec, data)
     if resolved.strategy is not None:

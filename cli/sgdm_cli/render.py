@@ -158,3 +158,14 @@ def check_writable(path: Path) -> None:
         raise OSError(f"cannot write {path}: it is a folder")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise OSError(f"cannot write {path}: permission denied")
+
+
+def check_folder(path: Path, what: str) -> None:
+    """Fail before any work if ``path`` cannot be, or be made, a writable folder."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:  # what mkdir -p would create
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OSError(f"cannot write {what} to {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise OSError(f"cannot write {what} to {path}: permission denied")
