@@ -347,3 +347,22 @@ def test_checkpoint_into_a_file_is_refused_before_training(tmp_path):
         assert result.exit_code == 2
         assert result.stderr == f"error: cannot write checkpoints to {folder}: {taken} is a file, not a folder\n"
     assert taken.read_text() == "a,b\n"
+
+
+def test_figure_draws_each_epochs_batch_size_and_rate_over_that_epoch():
+    # Row e holds the batch size and learning rate used during epoch e, i.e. over (e - 1, e];
+    # the figure drew them over [e, e + 1): every doubling of the batch one epoch late.
+    pytest.importorskip("matplotlib")
+    from matplotlib.cbook import STEP_LOOKUP_MAP
+
+    from sgdm_cli.plot import PANELS, figure
+
+    rows = run_json("run", "--strategy", "ii", "--epochs", "30")["history"]
+    assert [r["batch_size"] for r in rows[:8]] == [8, 8, 8, 8, 16, 16, 16, 32]
+    fig = figure({"ii": rows}, "test")
+    for key in ("batch_size", "lr"):
+        line = fig.axes[[k for k, _, _ in PANELS].index(key)].lines[0]
+        xs, ys = STEP_LOOKUP_MAP[line.get_drawstyle()](*line.get_data())
+        for e in range(1, 31):  # the value drawn inside epoch e, halfway through it
+            drawn = [y0 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]) if x0 <= e - 0.5 <= x1 and y0 == y1]
+            assert drawn == [rows[e][key]], (key, e)
