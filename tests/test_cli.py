@@ -366,3 +366,21 @@ def test_figure_draws_each_epochs_batch_size_and_rate_over_that_epoch():
         for e in range(1, 31):  # the value drawn inside epoch e, halfway through it
             drawn = [y0 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]) if x0 <= e - 0.5 <= x1 and y0 == y1]
             assert drawn == [rows[e][key]], (key, e)
+
+
+def test_data_file_without_a_known_extension_says_how_to_read_it(tmp_path, monkeypatch):
+    # LIBSVM's own files are named a9a or mnist.scale. The command said "unknown dataset 'a9a'"
+    # for a file that exists, and for mnist.scale to "pass format='npz'|'svmlight'|'csv'", a
+    # keyword of the library that the command does not have.
+    monkeypatch.chdir(tmp_path)
+    for name in ("a9a", "mnist.scale"):
+        (tmp_path / name).write_text("1 1:0.5 2:1\n-1 1:0.2\n1 2:0.3\n-1 1:0.1\n")
+        result = invoke("run", "--dataset", name, "--epochs", "1")
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"error: {name}: unknown data file type")
+        assert "a9a.svm" in result.stderr and "format=" not in result.stderr
+    (tmp_path / "a9a").rename(tmp_path / "a9a.svm")
+    assert invoke("run", "--dataset", "a9a.svm", "--epochs", "1").exit_code == 0
+    (tmp_path / "folder").mkdir()
+    result = invoke("run", "--dataset", "folder", "--epochs", "1")
+    assert result.exit_code == 2 and result.stderr.startswith("error: folder: is a directory")

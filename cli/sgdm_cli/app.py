@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import sgdm
 from sgdm import experiment, strategies
-from sgdm.datasets import DATASETS
+from sgdm.datasets import DATASETS, FILE_FORMATS
 from sgdm.problems import PROBLEMS
 
 from sgdm.executor import make_executor
@@ -136,13 +136,24 @@ def _check_backend(backend: str) -> str:
     return backend
 
 
+FILE_TYPES = ".npz, .svm/.libsvm/.svmlight (also .gz/.bz2), .csv/.tsv"
+
+
 def _check_dataset(name: str) -> str:
-    if name in DATASETS or Path(name).suffix:
+    if name in DATASETS:
         return name
-    raise UsageError(
-        f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or a data file "
-        "(.npz, .svm/.libsvm/.svmlight, .csv)"
-    )
+    path = Path(name)
+    if path.is_file():
+        # The library reads other names with format=..., which the command does not have.
+        *_, kind, ext = ["", "", *(s.lower() for s in path.suffixes)]
+        if ext not in FILE_FORMATS and not (ext in (".gz", ".bz2") and FILE_FORMATS.get(kind) == "svmlight"):
+            kind = repr(ext) if ext else "(no extension)"
+            raise UsageError(f"{name}: unknown data file type {kind}; give it the extension of its format "
+                             f"({FILE_TYPES}), e.g. a LIBSVM file a9a as a9a.svm")
+        return name
+    if path.is_dir() or path.suffix:
+        return name  # the library says what is wrong with it
+    raise UsageError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or a data file ({FILE_TYPES})")
 
 
 def _check_outputs(out: Path | None, plot: Path | None) -> None:
