@@ -384,3 +384,19 @@ def test_data_file_without_a_known_extension_says_how_to_read_it(tmp_path, monke
     (tmp_path / "folder").mkdir()
     result = invoke("run", "--dataset", "folder", "--epochs", "1")
     assert result.exit_code == 2 and result.stderr.startswith("error: folder: is a directory")
+
+
+def test_loading_the_data_shows_a_spinner_on_a_terminal(monkeypatch):
+    # Generating the synthetic set takes seconds (100,000 x 200: about 3 s), with nothing on
+    # the screen before the run's header.
+    import io
+
+    from rich.console import Console
+
+    import sgdm_cli.app as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "console_err", Console(file=screen, force_terminal=True, width=100))
+    result = invoke("run", "--dataset", "synthetic", "--n-samples", "300", "--n-features", "5", "--epochs", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "loading synthetic…" in screen.getvalue()

@@ -198,6 +198,13 @@ def _spec(
     )
 
 
+def _load_data(spec: experiment.RunSpec) -> Any:
+    """The spec's data set, with a spinner on stderr while it loads: generating the synthetic
+    set or reading a large file takes seconds."""
+    with console_err.status(f"loading {escape(spec.dataset)}…"):
+        return experiment.load_data(spec)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -420,7 +427,7 @@ def run(
         raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
     if checkpoint is not None:
         check_folder(checkpoint, "checkpoints")
-    data = experiment.load_data(spec)
+    data = _load_data(spec)
     resolved = experiment.check(spec, data)
     if resolved.strategy is not None:
         resolved.strategy.check_conditions()
@@ -568,7 +575,7 @@ def compare(
         for name in names
     ]
     # Fail fast on bad settings and bad data before starting workers.
-    data = experiment.load_data(base[0])
+    data = _load_data(base[0])
     resolved = [experiment.check(spec, data) for spec in base]
     for plan in resolved:
         if plan.strategy is not None:
@@ -686,7 +693,7 @@ def schedule(
         opt.overrides(locals()),
         {}, {}, "auto", "float64", False, 0.0, 1, 0,
     )
-    n = n_samples if n_samples is not None else experiment.load_data(spec).n_train
+    n = n_samples if n_samples is not None else _load_data(spec).n_train
     resolved = experiment.resolve(spec, n)
     conditions = resolved.strategy.check_conditions() if resolved.strategy else []
     plan = resolved.plan
