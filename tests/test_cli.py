@@ -137,6 +137,15 @@ def test_run_with_a_config_file_notes_what_the_file_replaces(tmp_path):
     assert notes("run", "--config", cfg, "--variant", "nshb") == []
 
 
+def test_schedule_notes_the_options_that_do_not_apply():
+    # schedule showed the plan without --warmup-interval and said nothing, as run and compare do.
+    args = ("schedule", "--n-samples", "1000")
+    assert notes(*args, "--strategy", "iii", "--warmup-interval", "2", "--lr-family", "linear") == [
+        "note: --lr-family, --warmup-interval do not apply to strategy iii (ignored)"]
+    # Its --n-samples is the training-set size n, which every plan uses (not synthetic's size).
+    assert notes(*args, "--strategy", "warmup", "--warmup-interval", "2") == []
+
+
 def test_compare_notes_only_options_that_apply_to_none_of_its_strategies():
     args = ("compare", "--strategies", "i,seesaw", "--seeds", "1", "--jobs", "1", "--epochs", "2")
     # --decay-factor is seesaw's, --init-bs everyone's; --lr-max applies to neither.

@@ -275,10 +275,12 @@ def _flag(ctx: typer.Context, name: str) -> str:
     return max(option.opts, key=len)
 
 
-def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, experiment.Resolved]]) -> None:
+def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, experiment.Resolved]],
+                  skip: Sequence[str] = ()) -> None:
     """One note on stderr naming the options the user gave that change none of ``runs``
     (:func:`sgdm.experiment.applies`), e.g. ``--lr-max`` with strategy (i), ``--hidden`` with
-    logreg, ``--epochs`` with ``--config``; nothing when every given option changes a run."""
+    logreg, ``--epochs`` with ``--config``; nothing when every given option changes a run.
+    Parameters in ``skip`` are not settings of the runs."""
     spec = runs[0][0]
     names = [s.name for s, _ in runs]
     strategy = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
@@ -290,7 +292,7 @@ def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, e
     ignored: dict[str, list[str]] = {}
     for param in ctx.command.params:
         name = param.name or ""
-        *group, key = SPEC_FIELDS.get(name, ("",))
+        *group, key = SPEC_FIELDS.get(name, ("",)) if name not in skip else ("",)
         if key in experiment.SETTINGS and _given(ctx, name) and not any(
                 experiment.applies(key, run, params) for run, params in settings):
             ignored.setdefault(group[0] if group else "run", []).append(_flag(ctx, name))
@@ -696,6 +698,8 @@ def schedule(
     n = n_samples if n_samples is not None else _load_data(spec).n_train
     resolved = experiment.resolve(spec, n)
     conditions = resolved.strategy.check_conditions() if resolved.strategy else []
+    # schedule's --n-samples is the training-set size n, not the synthetic data set's size.
+    _note_ignored(ctx, [(spec, resolved)], skip=["n_samples"])
     plan = resolved.plan
     stages = plan.stages()
     for row in stages:
