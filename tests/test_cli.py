@@ -279,6 +279,18 @@ def test_broken_data_file_is_refused(tmp_path):
     assert result.exit_code == 2 and "broken.csv" in result.stderr
 
 
+def test_csv_with_its_labels_first_points_to_label_column(tmp_path):
+    # The labels were taken from the last column, a feature: "labels are not integers ... this
+    # looks like a regression target", with no word of --label-column.
+    data = tmp_path / "first.csv"
+    data.write_text("cls,f0,f1\n" + "".join(f"{k % 2},{k / 7:.3f},{k / 3:.3f}\n" for k in range(40)))
+    result = invoke("run", "--dataset", data, "--epochs", "1")
+    assert result.exit_code == 2
+    assert "taken from the last column 'f1'" in result.stderr and "with --label-column" in result.stderr
+    for column in ("cls", "0"):
+        assert invoke("run", "--dataset", data, "--label-column", column, "--epochs", "1").exit_code == 0
+
+
 def _cells(text):
     """Every cell of the tables in ``text``, stripped."""
     return {cell.strip() for line in text.splitlines() for cell in line.split("│")}

@@ -628,8 +628,18 @@ def _load_csv(path: Path, label_column: Any, header: bool | None, delimiter: str
         raise DatasetError(f"{path}: the file has a header but no data rows")
     if data.shape[1] != n_cols:  # pragma: no cover - loadtxt already rejects ragged rows
         raise DatasetError(f"{path}: rows have {data.shape[1]} columns, the first line {n_cols}")
+    y = data[:, label]
+    if label_column is None and not np.array_equal(y, np.round(y)):
+        # Most often the labels are in another column than the one picked by default.
+        bad = y[y != np.round(y)][:3].tolist()
+        picked = "column" if header and names[label].lower() in _LABEL_NAMES else "last column"
+        raise DatasetError(
+            f"{path}: the labels, taken from the {picked} {names[label]!r}, are not integers (e.g. "
+            f"{bad}); expected class ids: pick the label column with label_column (a header name "
+            "or a 0-based index)"
+        )
     feats = [j for j in range(n_cols) if j != label]
-    return data[:, feats], data[:, label], [names[j] for j in feats]
+    return data[:, feats], y, [names[j] for j in feats]
 
 
 def _explain_csv(path: Path, delimiter: str, header: bool, names: list[str], label: int):
