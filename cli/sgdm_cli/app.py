@@ -93,10 +93,11 @@ def cli_errors(fn: Callable) -> Callable:
 def _as_typed(ctx: typer.Context | None, message: str) -> str:
     """The library names settings as keywords (``n_samples = 0 is invalid``, ``pick another
     column with label_column``); say them as the options of the command (``--n-samples 0 is
-    invalid``). With --config, keys the user did not type are the file's, and stay as they are."""
+    invalid``). With --config (or a sweep's file), keys the user did not type are the file's,
+    and stay as they are."""
     if ctx is None:
         return message
-    from_file = _given(ctx, "config")
+    from_file = _given(ctx, "config") or "grid" in ctx.params or "results" in ctx.params
     for param in ctx.command.params:
         name = param.name or ""
         if param.param_type_name != "option" or (from_file and not _given(ctx, name)):
