@@ -421,3 +421,17 @@ def test_loading_the_data_shows_a_spinner_on_a_terminal(monkeypatch):
     result = invoke("run", "--dataset", "synthetic", "--n-samples", "300", "--n-features", "5", "--epochs", "1", "--json")
     assert result.exit_code == 0, result.stderr
     assert "loading synthetic…" in screen.getvalue()
+
+
+def test_help_text_reflows_to_the_terminal():
+    # Typer keeps a docstring's line breaks: at 80 columns the help read "... and the measured
+    # rate: the" / "log-log slope of min ‖∇f‖² ... SFO to" / "--target," in ragged half-lines.
+    lines = [line.strip() for line in invoke("run", "--help").stdout.splitlines()]
+    assert any(line.startswith("rate: the log-log slope of min ‖∇f‖² against steps") for line in lines), lines[:12]
+    from typer.main import get_command
+
+    group = get_command(app)
+    commands = [*group.commands.values(), *group.commands["sweep"].commands.values()]
+    for command in commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, (command.name, paragraph)

@@ -7,6 +7,7 @@ module only parses options, shows progress on stderr and renders tables, JSON or
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import warnings
 from contextlib import ExitStack
@@ -741,6 +742,17 @@ app.add_typer(sweep_app, name="sweep")
 def version() -> None:
     """Print the version of sgdm."""
     typer.echo(f"sgdm {sgdm.__version__}")
+
+
+def _reflow(doc: str) -> str:
+    """A docstring as help text: Typer keeps its line breaks, so on a terminal narrower than the
+    source the help read in ragged half-lines; each paragraph becomes one line that rich wraps."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _command in (*app.registered_commands, *sweep_app.registered_commands):
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflow(_command.callback.__doc__)
 
 
 def main() -> None:
