@@ -246,6 +246,8 @@ def test_help_keeps_the_brackets_of_install_extras():
         # An empty --hidden trained an MLP without hidden layers: logreg under another name.
         (["run", "--problem", "mlp", "--hidden", ""], "error: --hidden '' is invalid"),
         (["run", "--problem", "mlp", "--hidden", "64,0"], "error: --hidden '64,0' is invalid"),
+        # Said only after loading the data and checking every strategy (with their warnings).
+        (["compare", "--resume", "--epochs", "2"], "error: --resume needs --out FILE"),
     ],
 )
 def test_bad_input_is_one_red_line_and_exit_2(args, message, tmp_path, monkeypatch):
@@ -435,3 +437,21 @@ def test_help_text_reflows_to_the_terminal():
     for command in commands:
         for paragraph in (command.help or "").split("\n\n"):
             assert "\n" not in paragraph, (command.name, paragraph)
+
+
+def test_compare_resume_never_drops_runs_of_another_comparison(tmp_path):
+    # --resume rewrote FILE with this comparison's finished runs only: the rows of a comparison
+    # with other settings (or of `sgdm run --out`) were silently deleted.
+    out = tmp_path / "c.jsonl"
+    args = ("compare", "--seeds", "1", "--jobs", "1", "--epochs", "2", "--out", out)
+    assert invoke(*args, "--strategies", "i,ii").exit_code == 0
+    before = out.read_text()
+    result = invoke(*args, "--strategies", "i", "--resume")
+    assert result.exit_code == 2
+    assert f"error: {out} holds 1 run(s) that are not part of this comparison" in result.stderr
+    assert out.read_text() == before
+    # The same comparison, or one that extends it, resumes.
+    result = invoke(*args[:2], "2", *args[3:], "--strategies", "i,ii", "--resume", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "2 runs already in" in result.stderr
+    assert before.splitlines() == out.read_text().splitlines()[: len(before.splitlines())]

@@ -564,6 +564,8 @@ def compare(
     (baseline, i) shows.
     """
     _check_outputs(out, plot)
+    if resume and out is None:
+        raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
     names = [_check_strategy(s.strip()) for s in strategies_.split(",") if s.strip()]
     if not names:
         raise UsageError("--strategies is empty; expected names like baseline,i,ii,iii,warmup")
@@ -586,15 +588,20 @@ def compare(
             plan.strategy.check_conditions()
     _note_ignored(ctx, list(zip(base, resolved)))
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
-    if resume and out is None:
-        raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
     # One writer per file: a second compare on the same --out would duplicate runs.
     with ExitStack() as held:
         if out is not None:
             held.enter_context(lock_for_writing(out))
         finished: dict[str, experiment.RunResult] = {}
         if resume and out is not None and out.exists():
-            finished = experiment.finished_results(specs, read_records(out), target)
+            kept = read_records(out)
+            others = {str(r.get("run_id")) for r in kept} - {s.run_id for s in specs}
+            if others:  # the file is rewritten with this comparison's runs only
+                raise UsageError(
+                    f"{out} holds {len(others)} run(s) that are not part of this comparison (other "
+                    "settings, or rows not written by sgdm compare), which --resume would drop; "
+                    "resume with the comparison's own options, or write to another --out file")
+            finished = experiment.finished_results(specs, kept, target)
             # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
             rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
         todo = [s for s in specs if s.run_id not in finished]
