@@ -248,6 +248,7 @@ def test_help_keeps_the_brackets_of_install_extras():
         (["run", "--problem", "mlp", "--hidden", "64,0"], "error: --hidden '64,0' is invalid"),
         # Said only after loading the data and checking every strategy (with their warnings).
         (["compare", "--resume", "--epochs", "2"], "error: --resume needs --out FILE"),
+        (["run", "--config", "."], "error: cannot read --config .: it is a folder"),  # was "no such file"
     ],
 )
 def test_bad_input_is_one_red_line_and_exit_2(args, message, tmp_path, monkeypatch):

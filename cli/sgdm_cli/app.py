@@ -180,7 +180,7 @@ def _spec(
     weight_decay: float, record_every: int, data_seed: int,
 ) -> experiment.RunSpec:
     if config is not None and not config.is_file():
-        raise UsageError(f"cannot read --config {config}: no such file")
+        raise UsageError(f"cannot read --config {config}: {'it is a folder' if config.is_dir() else 'no such file'}")
     return experiment.RunSpec(
         strategy=_check_strategy(strategy),
         epochs=epochs,
