@@ -456,3 +456,22 @@ def test_compare_resume_never_drops_runs_of_another_comparison(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "2 runs already in" in result.stderr
     assert before.splitlines() == out.read_text().splitlines()[: len(before.splitlines())]
+
+
+def test_compare_with_a_failed_run_exits_1(monkeypatch):
+    # A failed run was listed on stderr, but the command exited 0 (sgdm sweep exits 1).
+    import sgdm
+    from sgdm import experiment
+
+    run = experiment.run
+
+    def failing(spec, *args, **kwargs):
+        if spec.seed == 1:
+            raise sgdm.SgdmError("out of luck")
+        return run(spec, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run", failing)
+    result = invoke("compare", "--strategies", "ii", "--seeds", "2", "--jobs", "1", "--epochs", "2", "--json")
+    assert result.exit_code == 1
+    assert "run ii (seed 1) failed: SgdmError: out of luck" in result.stderr
+    assert json.loads(result.stdout)["strategies"][0]["failed"] == 1

@@ -660,6 +660,8 @@ def compare(
         console_err.print(f"histories written to {out}")
     if plot is not None:
         console_err.print(f"figure written to {plot}")
+    if any(not r.ok for r in results):  # as sgdm sweep: a script must not take the table as whole
+        raise typer.Exit(1)
 
 
 @app.command(epilog=STRATEGY_HELP)
