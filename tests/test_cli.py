@@ -108,6 +108,8 @@ def notes(*args):
          "--hidden, --activation do not apply to problem logreg (ignored)"),
         (["--strategy", "seesaw", "--bs-growth", "4", "--decay-factor", "0.25"],
          "note: --bs-growth does not apply to strategy seesaw (ignored)"),
+        # No checkpoint was written, and nothing said so.
+        (["--checkpoint-every", "1"], "note: --checkpoint-every does not apply without --checkpoint (ignored)"),
     ],
 )
 def test_run_notes_the_options_that_do_not_apply_in_one_line(args, note):

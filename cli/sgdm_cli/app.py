@@ -431,6 +431,8 @@ def run(
         raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
     if checkpoint is not None:
         check_folder(checkpoint, "checkpoints")
+    elif _given(ctx, "checkpoint_every"):
+        console_err.print("note: --checkpoint-every does not apply without --checkpoint (ignored)", highlight=False)
     data = _load_data(spec)
     resolved = experiment.check(spec, data)
     if resolved.strategy is not None:
