@@ -212,6 +212,9 @@ BAD_CSV = {
     "header_only.csv": ("a,b,label\n", r"no data rows"),
     "one_class.csv": ("a,label\n1,0\n2,0\n", r"at least 2 classes"),
     "float_labels.csv": ("a,label\n1,0.5\n2,1\n", r"not integers"),
+    # The labels in the first column: the default, the last one, holds features.
+    "label_first.csv": ("y_true,a\n0,0.25\n1,1.5\n", r"the labels, taken from the last column 'a', are not "
+                        r"integers \(e.g. \[0.25, 1.5\]\); expected class ids: pick the label column with label_column"),
     "nan.csv": ("a,label\n1,0\nnan,1\n", r"NaN or Inf"),
     "one_col.csv": ("1\n2\n", r"expected features and a label column"),
 }

@@ -153,7 +153,7 @@ def test_cli_backend_cupy_without_cupy_exits_2_with_one_line(no_cupy):
     assert result.exit_code == 2
     text = result.output.strip()
     assert "Traceback" not in text
-    assert text.startswith("error: backend='cupy' needs CuPy and a CUDA GPU")
+    assert text.startswith("error: --backend 'cupy' needs CuPy and a CUDA GPU")  # the option as typed
     assert "'sgdm[gpu]'" in text  # brackets survive the rich markup
     result = CliRunner().invoke(app, ["compare", "--backend", "cupy", "--epochs", "2"])
     assert result.exit_code == 2 and "needs CuPy and a CUDA GPU" in result.output

@@ -411,13 +411,22 @@ def test_cli_sweep_lists_failed_runs_and_exits_1(tmp_path, monkeypatch):
     (["sweep", "g.toml", "--out", "r.csv"], ".parquet or .jsonl"),
     (["sweep", "g.toml", "--jobs", "0"], "--jobs"),
     (["sweep", "g.toml", "--cluster", "local:zero"], "local:N"),
+    # Named as the options typed, not "cluster = 'foo'", "target = -1.0".
+    (["sweep", "g.toml", "--cluster", "foo"], "error: --cluster 'foo' is invalid"),
+    (["sweep", "report", "done.jsonl", "--target", "-1"], "error: --target -1.0 is invalid"),
+    # Reading a table of the wrong type said "cannot write g.toml".
+    (["sweep", "report", "g.toml"], "error: cannot read g.toml: unknown extension '.toml'"),
+    (["sweep", "g.toml", "--out", "done.jsonl"], "error: done.jsonl already exists"),
 ])
 def test_cli_bad_input_is_one_red_line(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_toml(tmp_path / "g.toml", "[sweep]\nepochs = 2\n[grid]\nstrategy = [\"ii\"]\n")
+    assert invoke("sweep", "g.toml", "--out", "done.jsonl", "--jobs", "1").exit_code == 0
     result = invoke(*args)
     assert result.exit_code == 2, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+    # One line: no progress bar (nor a cluster) was started before the refusal.
+    assert result.stderr.startswith("error:") and len(result.stderr.splitlines()) == 1
 
 
 def test_cli_malformed_grid_names_the_key(tmp_path):

@@ -7,8 +7,11 @@ module only parses options, shows progress on stderr and renders tables, JSON or
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 import warnings
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -20,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import sgdm
 from sgdm import experiment, strategies
-from sgdm.datasets import DATASETS
+from sgdm.datasets import DATASETS, FILE_FORMATS
 from sgdm.problems import PROBLEMS
 
 from sgdm.executor import make_executor
@@ -28,7 +31,7 @@ from sgdm.records import RecordWriter, lock_for_writing, read_records, record_fo
 
 from . import options as opt
 from .plot import save_figure
-from .render import check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
+from .render import check_folder, check_writable, console_err, console_out, emit_json, format_cell, plus_minus, table
 from .sweep import sweep_app
 
 STRATEGY_HELP = "Strategies (PAPER.md §5):\n\n" + "\n\n".join(
@@ -75,12 +78,39 @@ def cli_errors(fn: Callable) -> Callable:
             console_err.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None
         except (sgdm.SgdmError, UsageError, OSError, ImportError, ValueError, KeyError, TypeError) as err:
-            message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
+            if isinstance(err, KeyError):
+                message = f"missing key {err}"
+            elif isinstance(err, OSError) and err.strerror and err.filename:  # not "[Errno 20] ..."
+                message = f"{err.filename}: {err.strerror}"
+            else:
+                message = _as_typed(kwargs.get("ctx"), str(err))
             # escaped: messages may hold brackets (e.g. "pip install 'sgdm[gpu]'")
             console_err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _as_typed(ctx: typer.Context | None, message: str) -> str:
+    """The library names settings as keywords (``n_samples = 0 is invalid``, ``pick another
+    column with label_column``); say them as the options of the command (``--n-samples 0 is
+    invalid``). With --config (or a sweep's file), keys the user did not type are the file's,
+    and stay as they are."""
+    if ctx is None:
+        return message
+    from_file = _given(ctx, "config") or "grid" in ctx.params or "results" in ctx.params
+    for param in ctx.command.params:
+        name = param.name or ""
+        if param.param_type_name != "option" or (from_file and not _given(ctx, name)):
+            continue
+        flag = max(param.opts, key=len)
+        for key in {name, opt.OVERRIDES.get(name, name)}:
+            # "nesterov = True" is --nesterov; "variant='nshb'" is --variant 'nshb'.
+            value = "(True )?" if getattr(param, "is_flag", False) else ""
+            message = re.sub(rf"(?<![-\w.]){key} ?= ?{value}", f"{flag} ", message)
+            if "_" in key.strip("_"):
+                message = re.sub(rf"(?<![-\w.]){key}\b", flag, message)
+    return message
 
 
 def _choice(value: str, allowed: Sequence[str], what: str) -> str:
@@ -108,13 +138,24 @@ def _check_backend(backend: str) -> str:
     return backend
 
 
+FILE_TYPES = ".npz, .svm/.libsvm/.svmlight (also .gz/.bz2), .csv/.tsv"
+
+
 def _check_dataset(name: str) -> str:
-    if name in DATASETS or Path(name).suffix:
+    if name in DATASETS:
         return name
-    raise UsageError(
-        f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or a data file "
-        "(.npz, .svm/.libsvm/.svmlight, .csv)"
-    )
+    path = Path(name)
+    if path.is_file():
+        # The library reads other names with format=..., which the command does not have.
+        *_, kind, ext = ["", "", *(s.lower() for s in path.suffixes)]
+        if ext not in FILE_FORMATS and not (ext in (".gz", ".bz2") and FILE_FORMATS.get(kind) == "svmlight"):
+            kind = repr(ext) if ext else "(no extension)"
+            raise UsageError(f"{name}: unknown data file type {kind}; give it the extension of its format "
+                             f"({FILE_TYPES}), e.g. a LIBSVM file a9a as a9a.svm")
+        return name
+    if path.is_dir() or path.suffix:
+        return name  # the library says what is wrong with it
+    raise UsageError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or a data file ({FILE_TYPES})")
 
 
 def _check_outputs(out: Path | None, plot: Path | None) -> None:
@@ -139,7 +180,7 @@ def _spec(
     weight_decay: float, record_every: int, data_seed: int,
 ) -> experiment.RunSpec:
     if config is not None and not config.is_file():
-        raise UsageError(f"cannot read --config {config}: no such file")
+        raise UsageError(f"cannot read --config {config}: {'it is a folder' if config.is_dir() else 'no such file'}")
     return experiment.RunSpec(
         strategy=_check_strategy(strategy),
         epochs=epochs,
@@ -157,6 +198,13 @@ def _spec(
         weight_decay=weight_decay,
         record_every=record_every,
     )
+
+
+def _load_data(spec: experiment.RunSpec) -> Any:
+    """The spec's data set, with a spinner on stderr while it loads: generating the synthetic
+    set or reading a large file takes seconds."""
+    with console_err.status(f"loading {escape(spec.dataset)}…"):
+        return experiment.load_data(spec)
 
 
 def _progress() -> Progress:
@@ -195,17 +243,32 @@ def _given(ctx: typer.Context | None, name: str) -> bool:
 
 
 def _check_same_run(ctx: typer.Context, flags: experiment.RunSpec, saved: experiment.RunSpec) -> None:
-    """With --resume the settings come from the checkpoint; flags may repeat them, not change them."""
-    mine, theirs = flags.to_dict(), saved.to_dict()
-    for name, path in SPEC_FIELDS.items():
+    """With --resume the settings come from the checkpoint; flags may repeat them, not change
+    them. Settings are compared as the run uses them (:func:`sgdm.experiment.effective_settings`),
+    so a default written out (``--init-lr 0.1``) repeats it, and an option that does not apply
+    to the run changes nothing."""
+    theirs = experiment.effective_settings(saved)
+    for name, (group, *key) in SPEC_FIELDS.items():
         if not _given(ctx, name):
             continue
-        a: object = mine  # any JSON value, once the path leaves the nested dicts
-        b: object = theirs
-        for key in path:
-            a, b = a.get(key) if isinstance(a, dict) else None, b.get(key) if isinstance(b, dict) else None
-        if a != b:
-            raise UsageError(f"{_flag(ctx, name)} {a} contradicts the checkpoint, which has {b}; drop the flag to resume")
+        value = getattr(flags, group)
+        change: dict[str, Any] = {group: value}
+        if key:
+            value = value.get(key[0])
+            change = {group: {**getattr(saved, group), key[0]: value}}
+        try:
+            same = experiment.effective_settings(replace(saved, **change)) == theirs
+        except sgdm.SgdmError:
+            same = False
+        if not same:
+            setting = (key or [group])[0]
+            had = (saved.config or "none") if setting == "config" else theirs.get(setting)
+            if had is None:  # a default the settings leave out (test_size 0.2)
+                had = getattr(saved, group).get(key[0], "its default") if key else getattr(saved, group)
+            if isinstance(had, list):
+                had = ",".join(map(str, had))
+            raise UsageError(f"{_flag(ctx, name)} {ctx.params[name]} contradicts the checkpoint, which has "
+                             f"{had}; drop the flag to resume")
 
 
 def _flag(ctx: typer.Context, name: str) -> str:
@@ -214,10 +277,12 @@ def _flag(ctx: typer.Context, name: str) -> str:
     return max(option.opts, key=len)
 
 
-def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, experiment.Resolved]]) -> None:
+def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, experiment.Resolved]],
+                  skip: Sequence[str] = ()) -> None:
     """One note on stderr naming the options the user gave that change none of ``runs``
     (:func:`sgdm.experiment.applies`), e.g. ``--lr-max`` with strategy (i), ``--hidden`` with
-    logreg, ``--epochs`` with ``--config``; nothing when every given option changes a run."""
+    logreg, ``--epochs`` with ``--config``; nothing when every given option changes a run.
+    Parameters in ``skip`` are not settings of the runs."""
     spec = runs[0][0]
     names = [s.name for s, _ in runs]
     strategy = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
@@ -229,7 +294,7 @@ def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, e
     ignored: dict[str, list[str]] = {}
     for param in ctx.command.params:
         name = param.name or ""
-        *group, key = SPEC_FIELDS.get(name, ("",))
+        *group, key = SPEC_FIELDS.get(name, ("",)) if name not in skip else ("",)
         if key in experiment.SETTINGS and _given(ctx, name) and not any(
                 experiment.applies(key, run, params) for run, params in settings):
             ignored.setdefault(group[0] if group else "run", []).append(_flag(ctx, name))
@@ -343,6 +408,11 @@ def run(
     next to the theory's order for the strategy.
     """
     _check_outputs(out, plot)
+    state = None
+    if resume is not None:
+        saved_spec, state, saved_every = experiment.load_checkpoint(resume)
+        if not _given(ctx, "problem"):  # so that a repeated --hidden reads as the checkpoint's MLP
+            problem = saved_spec.problem
     spec = _spec(
         strategy, problem, dataset, epochs, seed, config,
         opt.overrides(locals()),
@@ -351,9 +421,7 @@ def run(
                             label_column=label_column, test_size=test_size),
         backend, dtype, nesterov, weight_decay, record_every, data_seed,
     )
-    state = None
     if resume is not None:
-        saved_spec, state, saved_every = experiment.load_checkpoint(resume)
         _check_same_run(ctx, spec, saved_spec)
         spec = saved_spec
         checkpoint = checkpoint or resume
@@ -361,8 +429,12 @@ def run(
             checkpoint_every = saved_every
     if checkpoint is not None and checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every {checkpoint_every} is invalid: expected an integer >= 1")
-    data = experiment.load_data(spec)
-    resolved = experiment.resolve(spec, data.n_train)
+    if checkpoint is not None:
+        check_folder(checkpoint, "checkpoints")
+    elif _given(ctx, "checkpoint_every"):
+        console_err.print("note: --checkpoint-every does not apply without --checkpoint (ignored)", highlight=False)
+    data = _load_data(spec)
+    resolved = experiment.check(spec, data)
     if resolved.strategy is not None:
         resolved.strategy.check_conditions()
     _note_ignored(ctx, [(spec, resolved)])
@@ -494,6 +566,8 @@ def compare(
     (baseline, i) shows.
     """
     _check_outputs(out, plot)
+    if resume and out is None:
+        raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
     names = [_check_strategy(s.strip()) for s in strategies_.split(",") if s.strip()]
     if not names:
         raise UsageError("--strategies is empty; expected names like baseline,i,ii,iii,warmup")
@@ -509,22 +583,27 @@ def compare(
         for name in names
     ]
     # Fail fast on bad settings and bad data before starting workers.
-    data = experiment.load_data(base[0])
-    resolved = [experiment.resolve(spec, data.n_train) for spec in base]
+    data = _load_data(base[0])
+    resolved = [experiment.check(spec, data) for spec in base]
     for plan in resolved:
         if plan.strategy is not None:
             plan.strategy.check_conditions()
     _note_ignored(ctx, list(zip(base, resolved)))
     specs = [s for spec in base for s in experiment.seeds_of(spec, seeds)]
-    if resume and out is None:
-        raise UsageError("--resume needs --out FILE: the finished runs are read back from it")
     # One writer per file: a second compare on the same --out would duplicate runs.
     with ExitStack() as held:
         if out is not None:
             held.enter_context(lock_for_writing(out))
         finished: dict[str, experiment.RunResult] = {}
         if resume and out is not None and out.exists():
-            finished = experiment.finished_results(specs, read_records(out), target)
+            kept = read_records(out)
+            others = {str(r.get("run_id")) for r in kept} - {s.run_id for s in specs}
+            if others:  # the file is rewritten with this comparison's runs only
+                raise UsageError(
+                    f"{out} holds {len(others)} run(s) that are not part of this comparison (other "
+                    "settings, or rows not written by sgdm compare), which --resume would drop; "
+                    "resume with the comparison's own options, or write to another --out file")
+            finished = experiment.finished_results(specs, kept, target)
             # Keep exactly the finished runs' rows: a run cut short by a crash is run again.
             rewrite(out, [row for r in finished.values() for row in experiment.result_rows(r)])
         todo = [s for s in specs if s.run_id not in finished]
@@ -583,11 +662,14 @@ def compare(
         console_err.print(f"histories written to {out}")
     if plot is not None:
         console_err.print(f"figure written to {plot}")
+    if any(not r.ok for r in results):  # as sgdm sweep: a script must not take the table as whole
+        raise typer.Exit(1)
 
 
 @app.command(epilog=STRATEGY_HELP)
 @cli_errors
 def schedule(
+    ctx: typer.Context,
     strategy: opt.Strategy = "warmup",
     epochs: opt.Epochs = 300,
     n_samples: Annotated_n = None,
@@ -626,9 +708,11 @@ def schedule(
         opt.overrides(locals()),
         {}, {}, "auto", "float64", False, 0.0, 1, 0,
     )
-    n = n_samples if n_samples is not None else experiment.load_data(spec).n_train
+    n = n_samples if n_samples is not None else _load_data(spec).n_train
     resolved = experiment.resolve(spec, n)
     conditions = resolved.strategy.check_conditions() if resolved.strategy else []
+    # schedule's --n-samples is the training-set size n, not the synthetic data set's size.
+    _note_ignored(ctx, [(spec, resolved)], skip=["n_samples"])
     plan = resolved.plan
     stages = plan.stages()
     for row in stages:
@@ -669,6 +753,17 @@ app.add_typer(sweep_app, name="sweep")
 def version() -> None:
     """Print the version of sgdm."""
     typer.echo(f"sgdm {sgdm.__version__}")
+
+
+def _reflow(doc: str) -> str:
+    """A docstring as help text: Typer keeps its line breaks, so on a terminal narrower than the
+    source the help read in ragged half-lines; each paragraph becomes one line that rich wraps."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _command in (*app.registered_commands, *sweep_app.registered_commands):
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflow(_command.callback.__doc__)
 
 
 def main() -> None:

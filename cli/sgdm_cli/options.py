@@ -79,7 +79,9 @@ def problem_options(problem: str, hidden: str, activation: str, l2: float) -> di
         try:
             sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
         except ValueError:
-            raise ValueError(f"--hidden {hidden!r} is invalid: expected sizes like 64 or 128,64") from None
+            sizes = ()
+        if not sizes or min(sizes) < 1:  # no hidden layer at all would be logreg under another name
+            raise ValueError(f"--hidden {hidden!r} is invalid: expected sizes >= 1 like 64 or 128,64")
         opts.update(hidden=sizes, activation=activation)
     return opts
 

@@ -17,6 +17,15 @@ PANELS = (
 
 def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
     """Draw ``runs`` (label → history rows) into ``path`` (format from its extension)."""
+    fig = figure(runs, title)
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> Any:
+    """The figure of ``runs`` (label → history rows), one panel per quantity of :data:`PANELS`."""
     try:
         import matplotlib
 
@@ -30,7 +39,8 @@ def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], tit
     fig, grid = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
     axes, legend_ax = list(grid.flat[: len(PANELS)]), grid.flat[-1]
     for label, rows in runs.items():
-        # The initial point (epoch 0) has no learning rate yet applied; plot it for the metrics.
+        # Row e holds the metrics after epoch e, and the batch size and learning rate used
+        # during it: those are drawn over (e - 1, e], as steps ending at their row ("steps-pre").
         epochs = [r["epoch"] for r in rows]
         for ax, (key, name, scale) in zip(axes, PANELS):
             values = [r.get(key) for r in rows]
@@ -38,7 +48,7 @@ def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], tit
             if pairs:
                 xs, ys = zip(*pairs)
                 step = key in ("lr", "batch_size")
-                ax.plot(xs, ys, label=label, drawstyle="steps-post" if step else "default", linewidth=1.4)
+                ax.plot(xs, ys, label=label, drawstyle="steps-pre" if step else "default", linewidth=1.4)
     for ax, (key, name, scale) in zip(axes, PANELS):
         ax.set_title(name)
         ax.set_xlabel("epoch")
@@ -48,5 +58,4 @@ def save_figure(path: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], tit
     legend_ax.axis("off")
     legend_ax.legend(handles, labels, loc="center", title="run", frameon=False)
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
 from sgdm.records import json_safe
@@ -60,16 +61,87 @@ def table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[tuple[str, str]],
     caption: str | None = None,
-) -> Table:
-    """A rich table of ``rows`` showing ``columns`` given as (key, header) pairs."""
-    t = Table(title=title, caption=caption, header_style="bold cyan", title_style="bold")
-    for key, header in columns:
-        numeric = any(isinstance(json_safe(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
-        t.add_column(header, justify="right" if numeric else "left", overflow="fold",
-                     no_wrap=numeric)
-    for r in rows:
-        t.add_row(*(format_cell(r.get(key)) for key, _ in columns))
-    return t
+) -> "FittedTable":
+    """A rich table of ``rows`` showing ``columns`` given as (key, header) pairs (see
+    :class:`FittedTable`)."""
+    return FittedTable(title, rows, columns, caption)
+
+
+class FittedTable:
+    """A table that fits the page without cutting a cell: numbers stay whole and text wraps
+    between words. When even that is too wide (many columns on a narrow terminal), it is
+    printed as several tables of consecutive columns, each repeating the first column (the
+    row's name). Left to itself, rich shaves every column instead: ``1,024`` printed as ``1,0``,
+    narrow text columns gone."""
+
+    def __init__(
+        self,
+        title: str,
+        rows: Sequence[Mapping[str, Any]],
+        columns: Sequence[tuple[str, str]],
+        caption: str | None = None,
+    ) -> None:
+        self.title, self.caption = title, caption
+        self.headers = [header for _, header in columns]
+        self.cells = [[format_cell(r.get(key)) for key, _ in columns] for r in rows]
+        self.numeric = [
+            any(isinstance(json_safe(r.get(key)), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
+            for key, _ in columns
+        ]
+        # The narrowest and widest each column can be printed: numbers whole, text and headers
+        # down to their longest word.
+        self.spans: list[tuple[int, int]] = []
+        for j, header in enumerate(self.headers):
+            texts = [row[j] for row in self.cells]
+            narrowest = [cell_len(t) if self.numeric[j] else _longest_word(t) for t in texts]
+            self.spans.append((max([_longest_word(header), *narrowest]), max(map(cell_len, [header, *texts]))))
+
+    def _min_width(self, picked: Sequence[int]) -> int:
+        # Borders, and one space of padding either side of every column.
+        return sum(self.spans[j][0] for j in picked) + 3 * len(picked) + 1
+
+    def parts(self, width: int) -> list[list[int]]:
+        """The columns of each table printed on a page ``width`` characters wide."""
+        everything = list(range(len(self.headers)))
+        if self._min_width(everything) <= width or len(everything) <= 2:
+            return [everything]
+
+        def fill(most: int) -> list[list[int]]:
+            parts = [[0]]
+            for j in everything[1:]:
+                if len(parts[-1]) > 1 and (len(parts[-1]) > most or self._min_width([*parts[-1], j]) > width):
+                    parts.append([0])
+                parts[-1].append(j)
+            return parts
+
+        # As few tables as fit, with about as many columns each (no stub of a last table).
+        return fill(-(-(len(everything) - 1) // len(fill(len(everything)))))
+
+    def _table(self, picked: Sequence[int], width: int, title: str, caption: str | None) -> Table:
+        widths = [self.spans[j][1] for j in picked]
+        while self._min_width([]) + sum(widths) + 3 * len(picked) > width:
+            # Narrow the widest column that can still wrap, as rich does, but never below its
+            # narrowest.
+            shrinkable = [k for k, j in enumerate(picked) if widths[k] > self.spans[j][0]]
+            if not shrinkable:
+                break
+            widths[max(shrinkable, key=lambda k: widths[k])] -= 1
+        t = Table(title=title, caption=caption, header_style="bold cyan", title_style="bold")
+        for j, w in zip(picked, widths):
+            t.add_column(self.headers[j], justify="right" if self.numeric[j] else "left", overflow="fold", width=w)
+        for row in self.cells:
+            t.add_row(*(row[j] for j in picked))
+        return t
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        parts = self.parts(options.max_width)
+        for i, picked in enumerate(parts):
+            title = self.title if len(parts) == 1 else f"{self.title} ({i + 1}/{len(parts)})"
+            yield self._table(picked, options.max_width, title, self.caption if i == len(parts) - 1 else None)
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
 
 
 def emit_json(payload: Any) -> None:
@@ -86,3 +158,14 @@ def check_writable(path: Path) -> None:
         raise OSError(f"cannot write {path}: it is a folder")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise OSError(f"cannot write {path}: permission denied")
+
+
+def check_folder(path: Path, what: str) -> None:
+    """Fail before any work if ``path`` cannot be, or be made, a writable folder."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:  # what mkdir -p would create
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OSError(f"cannot write {what} to {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise OSError(f"cannot write {what} to {path}: permission denied")

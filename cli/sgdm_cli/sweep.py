@@ -72,6 +72,7 @@ def _default_out(grid: Path) -> Path:
 @sweep_app.command("run")
 @_cli_errors
 def run(
+    ctx: typer.Context,
     grid: Grid,
     jobs: Jobs = 2,
     cluster: opt.Cluster = None,
@@ -92,6 +93,7 @@ def run(
     if jobs < 1:
         raise ValueError(f"--jobs {jobs} is invalid: expected an integer >= 1")
     check_writable(out)
+    sw.check_out(out, resume)  # before a cluster starts
     started: dict[str, Any] = {}
     with make_executor(jobs, cluster, n_items=len(expansion)) as executor:
         with Progress(
@@ -158,6 +160,7 @@ BEST_COLUMNS = [
 @sweep_app.command("report")
 @_cli_errors
 def report(
+    ctx: typer.Context,
     results: Results,
     target: SweepTarget = None,
     by: By = "strategy",

@@ -628,8 +628,18 @@ def _load_csv(path: Path, label_column: Any, header: bool | None, delimiter: str
         raise DatasetError(f"{path}: the file has a header but no data rows")
     if data.shape[1] != n_cols:  # pragma: no cover - loadtxt already rejects ragged rows
         raise DatasetError(f"{path}: rows have {data.shape[1]} columns, the first line {n_cols}")
+    y = data[:, label]
+    if label_column is None and not np.array_equal(y, np.round(y)):
+        # Most often the labels are in another column than the one picked by default.
+        bad = y[y != np.round(y)][:3].tolist()
+        picked = "column" if header and names[label].lower() in _LABEL_NAMES else "last column"
+        raise DatasetError(
+            f"{path}: the labels, taken from the {picked} {names[label]!r}, are not integers (e.g. "
+            f"{bad}); expected class ids: pick the label column with label_column (a header name "
+            "or a 0-based index)"
+        )
     feats = [j for j in range(n_cols) if j != label]
-    return data[:, feats], data[:, label], [names[j] for j in feats]
+    return data[:, feats], y, [names[j] for j in feats]
 
 
 def _explain_csv(path: Path, delimiter: str, header: bool, names: list[str], label: int):
@@ -761,11 +771,11 @@ def load_dataset(
     csv_opts = {"label_column": label_column, "header": header, "delimiter": delimiter}
     builtin = _builtin_name(str(name_or_path)) if isinstance(name_or_path, str) else None
     if builtin is not None:
-        _reject(builtin, csv_opts, "CSV options")
-        _reject(builtin, {"format": format}, "format")
+        _reject(builtin, csv_opts, "CSV files")
+        _reject(builtin, {"format": format}, "files")
         size = {"n_samples": n_samples, "n_features": n_features, "n_classes": n_classes}
         if builtin != "synthetic":
-            _reject(builtin, size, "size options (they apply to 'synthetic')")
+            _reject(builtin, size, "the synthetic data set")
         X, y, names = _load_builtin(builtin, {**size, "_seed": seed})
         return _finish(
             builtin, f"builtin:{builtin}", X, y, feature_names=names, seed=seed,
@@ -786,11 +796,11 @@ def load_dataset(
     if path.is_dir():
         raise DatasetError(f"{path}: is a directory; expected a data file ({', '.join(FILE_FORMATS)})")
     fmt = _file_format(path, format)
-    _reject(str(path), {"n_samples": n_samples, "n_classes": n_classes}, "synthetic's size options")
+    _reject(str(path), {"n_samples": n_samples, "n_classes": n_classes}, "the synthetic data set")
     if fmt != "svmlight":
-        _reject(str(path), {"n_features": n_features}, "n_features (it applies to synthetic and svmlight)")
+        _reject(str(path), {"n_features": n_features}, "the synthetic data set and svmlight files")
     if fmt != "csv":
-        _reject(str(path), csv_opts, "CSV options")
+        _reject(str(path), csv_opts, "CSV files")
     split = None
     if fmt == "npz":
         check_memory(_npz_values(path), str(path))
@@ -809,7 +819,8 @@ def load_dataset(
     )
 
 
-def _reject(where: str, opts: dict[str, Any], what: str) -> None:
+def _reject(where: str, opts: dict[str, Any], applies_to: str) -> None:
     given = [k for k, v in opts.items() if v is not None]
     if given:
-        raise DatasetError(f"{where}: {', '.join(given)} cannot be used here ({what})")
+        verb = "it applies" if len(given) == 1 else "they apply"
+        raise DatasetError(f"{where}: {', '.join(given)} cannot be used here: {verb} to {applies_to}")

@@ -274,6 +274,10 @@ def _cached_dataset(name: str, options: tuple, seed: int) -> Dataset:
 
 def load_data(spec: RunSpec) -> Dataset:
     """The spec's data set, loaded once per process and reused by later runs."""
+    seed = spec.data_seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # load_dataset would name it "seed": the run's own seed is another setting.
+        raise SgdmError(f"data_seed = {seed!r} is invalid: expected an integer >= 0")
     return _cached_dataset(spec.dataset, tuple(sorted(spec.dataset_options.items())), spec.data_seed)
 
 
@@ -303,6 +307,25 @@ def resolve(spec: RunSpec, n_samples: int) -> Resolved:
         return Resolved(cfg.plan, momentum, variant, None, f"config {spec.config}")
     strat = strategies.get(spec.strategy, epochs=spec.epochs, **dict(spec.overrides))
     return Resolved(strat.plan(n_samples), strat.momentum, strat.variant, strat, strat.description)
+
+
+def check(spec: RunSpec, data: Dataset) -> Resolved:
+    """Resolve ``spec`` for ``data`` and raise now the error its run would raise on a bad
+    setting (the strategy's, the model's, ``seed``, ``record_every``, the optimizer's), so that
+    a command fails before any work or output."""
+    resolved = resolve(spec, data.n_train)
+    for name, least in (("seed", 0), ("record_every", 1)):
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise SgdmError(f"{name} = {value!r} is invalid: expected an integer >= {least}")
+    problem = make_problem(spec.problem, data.n_features, data.n_classes, dtype=np.dtype(spec.dtype),
+                           **dict(spec.problem_options))
+    if spec.backend != "cupy":  # the GPU optimizer wants device arrays: checked when the run starts
+        from .optim import SGDM
+
+        SGDM(problem.zeros_like_params(), lr=float(resolved.plan.learning_rates[0]), momentum=resolved.momentum,
+             variant=resolved.variant, nesterov=spec.nesterov, weight_decay=spec.weight_decay, backend=spec.backend)
+    return resolved
 
 
 def run(

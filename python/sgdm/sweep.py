@@ -101,6 +101,7 @@ __all__ = [
     "load_grid",
     "expand",
     "run_id",
+    "check_out",
     "run_sweep",
     "read_results",
     "read_failed",
@@ -427,13 +428,13 @@ def _failed_path(path: Path) -> Path:
     return path.with_name(path.name + ".failed.jsonl")
 
 
-def _format(path: Path) -> str:
+def _format(path: Path, doing: str = "write") -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise SgdmError(f"cannot write {path}: unknown extension {suffix!r}; use .parquet or .jsonl")
+    raise SgdmError(f"cannot {doing} {path}: unknown extension {suffix!r}; use .parquet or .jsonl")
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -450,7 +451,7 @@ def read_runs(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
     """The complete runs of a results table (``.parquet`` with its journal, or ``.jsonl``):
     run id → rows, in file order."""
     path = Path(path)
-    fmt = _format(path)
+    fmt = _format(path, "read")
     runs: dict[str, list[dict[str, Any]]] = {}
     if fmt == "parquet":
         runs.update(_group_runs(_read_parquet(path)))
@@ -601,6 +602,20 @@ def table_rows(run: SweepRun, result: experiment.RunResult, target: float | None
     return rows
 
 
+def check_out(out: str | os.PathLike, resume: bool = False) -> None:
+    """Raise what :func:`run_sweep` would raise on the results table ``out`` before any run: an
+    unknown extension, Parquet without pyarrow, a missing folder, or a table that exists
+    already without ``resume``."""
+    path = Path(out)
+    if _format(path) == "parquet" and not has_parquet():
+        raise ImportError(f"writing {path} needs pyarrow: pip install 'sgdm-cli[parquet]', or use .jsonl")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OSError(f"cannot write {path}: folder {folder} does not exist")
+    if not resume and (path.exists() or _journal_path(path).exists()):
+        raise SgdmError(f"{path} already exists: pass resume=True (--resume) to continue it, or choose another file")
+
+
 def run_sweep(
     grid: Grid | Mapping[str, Any] | str | os.PathLike | Expansion,
     out: str | os.PathLike,
@@ -627,19 +642,11 @@ def run_sweep(
     exp = grid if isinstance(grid, Expansion) else expand(grid)
     target = target if target is not None else exp.target
     path = Path(out)
-    fmt = _format(path)
-    if fmt == "parquet" and not has_parquet():
-        raise ImportError(f"writing {path} needs pyarrow: pip install 'sgdm-cli[parquet]', or use .jsonl")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OSError(f"cannot write {path}: folder {folder} does not exist")
+    check_out(path, resume)
     # Held from reading the table to its last write: a second writer would duplicate runs.
     with lock_for_writing(path):
         exists = path.exists() or _journal_path(path).exists()
-        if exists and not resume:
-            raise SgdmError(
-                f"{path} already exists: pass resume=True (--resume) to continue it, or choose another file"
-            )
+        check_out(path, resume)  # again, now that no one else writes it
         existing = read_runs(path) if exists else {}
         todo = [r for r in exp.runs if r.run_id not in existing]
         skipped = len(exp.runs) - len(todo)
