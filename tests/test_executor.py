@@ -99,3 +99,28 @@ def test_bad_cluster_address():
     for bad in ("local:0", "local:x", "127.0.0.1:8786"):
         with pytest.raises(SgdmError, match="cluster"):
             DaskExecutor(bad)
+
+
+def test_abort_silences_only_the_pool_manager_race(monkeypatch):
+    # CPython < 3.12 (gh-107219): after abort() the pool's manager thread may call set_exception
+    # on a future abort cancelled; that one InvalidStateError is dropped, nothing else is
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    from sgdm import executor
+
+    seen = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_type))
+    executor._quiet_manager_thread_race()
+    executor._quiet_manager_thread_race()  # installed once, not stacked
+
+    class _ExecutorManagerThread(threading.Thread):  # the pool's thread class, by name
+        pass
+
+    def report(exc_type, thread):
+        threading.excepthook(threading.ExceptHookArgs((exc_type, exc_type("x"), None, thread)))
+
+    report(InvalidStateError, _ExecutorManagerThread())
+    report(ValueError, _ExecutorManagerThread())
+    report(InvalidStateError, threading.Thread())
+    assert seen == [ValueError, InvalidStateError]

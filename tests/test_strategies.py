@@ -366,3 +366,17 @@ def test_seesaw_refuses_a_bad_decay_factor(alpha):
 def test_seesaw_refuses_a_cap_below_the_first_batch():
     with pytest.raises(sgdm.SgdmError, match="bs_max = 4"):
         St.get("seesaw", bs_max=4)
+
+
+@pytest.mark.parametrize(
+    "name, settings, top, elsewhere",
+    [("i", {"lr_min": 0.5}, "init_lr = 0.1", {"lr_family": "linear"}),
+     ("ii", {"lr_min": 0.2}, "init_lr = 0.1", {"lr_family": "poly"}),
+     ("warmup", {"lr_max": 0.3, "lr_min": 0.4}, "lr_max = 0.3", {"after_warmup": "constant"})],
+)
+def test_a_cosine_floor_above_its_start_is_refused(name, settings, top, elsewhere):
+    with pytest.raises(sgdm.SgdmError, match=f"lr_min = .* is invalid: the cosine decays from {top}"):
+        St.get(name, epochs=20, **settings)
+    St.get(name, epochs=20, **settings, **elsewhere)  # no cosine: lr_min does not apply
+    # a floor equal to the start is a constant rate
+    assert np.all(St.get("i", epochs=20, lr_min=0.1).plan(100).learning_rates == 0.1)

@@ -39,6 +39,8 @@ user; start them with ``--nthreads 1`` and the same variables.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import InvalidStateError
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
@@ -142,6 +144,28 @@ def _pin_blas() -> None:
         os.environ.setdefault(var, "1")
 
 
+def _quiet_manager_thread_race() -> None:
+    """Silence one harmless traceback of CPython's process pool (fixed in 3.12, gh-107219).
+
+    Terminating the workers after cancelling queued futures (:meth:`ProcessExecutor.abort`, the
+    Ctrl-C path) can make the pool's manager thread call ``set_exception`` on a cancelled
+    future; on Python 3.10 and 3.11 that raises ``InvalidStateError`` in the thread, printed
+    as "Exception in thread ...". Nothing is lost: the future was cancelled on purpose. Any
+    other thread exception still reaches the previous hook. Installed once, on first abort.
+    """
+    previous = threading.excepthook
+    if getattr(previous, "sgdm_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is InvalidStateError and type(args.thread).__name__ == "_ExecutorManagerThread":
+            return
+        previous(args)
+
+    hook.sgdm_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 class ProcessExecutor(_Base):
     """``jobs`` local worker processes (``spawn``), started on first use and reused until
     :meth:`close`; dead workers are replaced and their unfinished items rerun (``retries``)."""
@@ -219,6 +243,7 @@ class ProcessExecutor(_Base):
     def abort(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
+            _quiet_manager_thread_race()
             processes = list(getattr(pool, "_processes", {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
             for p in processes:  # the workers of this executor only

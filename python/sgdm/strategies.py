@@ -278,10 +278,21 @@ def noise_scale(lr: float, batch_size: int, n_samples: int, momentum: float, var
     return lr * n_samples / (batch_size * (1.0 - momentum))
 
 
+def _check_floor(lr_min: float, top: float, top_name: str) -> None:
+    """A cosine decay runs from ``top`` down to ``lr_min``: a floor above the start would make
+    the "decay" rise (PAPER.md §4's formula allows it, a decaying strategy does not)."""
+    if lr_min > top:
+        raise SgdmError(
+            f"lr_min = {lr_min:g} is invalid: the cosine decays from {top_name} = {top:g} to "
+            "lr_min, so lr_min must not exceed it"
+        )
+
+
 def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSchedule:
     if family == "constant":
         return Constant(init_lr)
     if family == "cosine":
+        _check_floor(lr_min, init_lr, "init_lr")
         return Cosine(init_lr, min_value=lr_min)
     if family == "diminishing":
         return Diminishing(init_lr)
@@ -561,6 +572,7 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
         )
     else:  # warmup
         if after == "cosine":
+            _check_floor(lr_min, lr_max, "lr_max")
             lr = WarmupCosine(init_lr, warm_e, warm_i, max_value=lr_max, min_value=lr_min)
         elif after == "constant":
             lr = WarmupConstant(init_lr, warm_e, warm_i, max_value=lr_max)
