@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 typer_testing = pytest.importorskip("typer.testing")
@@ -477,3 +478,17 @@ def test_compare_with_a_failed_run_exits_1(monkeypatch):
     assert result.exit_code == 1
     assert "run ii (seed 1) failed: SgdmError: out of luck" in result.stderr
     assert json.loads(result.stdout)["strategies"][0]["failed"] == 1
+
+
+def test_selected_epochs_of_a_one_stage_run_are_spread_in_log_time():
+    from sgdm_cli.app import _selected_rows
+
+    one_stage = [{"epoch": e, "batch_size": 128} for e in range(301)]  # baseline, (i)
+    epochs = [r["epoch"] for r in _selected_rows(one_stage)]
+    assert epochs[0] == 0 and epochs[-1] == 300 and len(epochs) == 10
+    ratios = np.diff(np.log(epochs[1:]))
+    assert np.allclose(ratios, ratios.mean(), atol=0.05)  # evenly spaced in log T
+    staged = [{"epoch": e, "batch_size": 8 * 2 ** (max(e - 1, 0) // 30)} for e in range(301)]
+    picked = [r["epoch"] for r in _selected_rows(staged)]  # ten stages: their ends, as before
+    assert picked == [0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300]
+    assert [r["epoch"] for r in _selected_rows(one_stage[:2])] == [0, 1]

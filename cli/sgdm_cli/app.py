@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+import numpy as np
 import typer
 from typing import Annotated
 from rich.markup import escape
@@ -304,12 +305,18 @@ def _note_ignored(ctx: typer.Context, runs: Sequence[tuple[experiment.RunSpec, e
         console_err.print(f"note: {escape('; '.join(parts))} (ignored)", highlight=False, soft_wrap=True)
 
 
-def _selected_rows(rows: Sequence[Mapping[str, Any]], limit: int = 16) -> list[Mapping[str, Any]]:
-    """The initial row, the last epoch of every batch-size stage, and the final row."""
+def _selected_rows(
+    rows: Sequence[Mapping[str, Any]], limit: int = 16, at_least: int = 10
+) -> list[Mapping[str, Any]]:
+    """The initial row, the last epoch of every batch-size stage, and the final row; with fewer
+    than ``at_least`` stages (baseline and (i) have one), also rows spaced evenly in log T, the
+    scale on which the rates are read."""
     keep = {0, len(rows) - 1}
     for i in range(1, len(rows) - 1):
         if rows[i + 1]["batch_size"] != rows[i]["batch_size"]:
             keep.add(i)
+    if len(keep) < at_least and len(rows) > 2:
+        keep |= {int(round(x)) for x in np.geomspace(1, len(rows) - 1, at_least - 1)}
     if len(keep) > limit:
         picked = sorted(keep)
         step = len(picked) / limit

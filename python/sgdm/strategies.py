@@ -292,8 +292,9 @@ def _decay_lr(family: str, init_lr: float, lr_min: float, power: float) -> LrSch
     if family == "constant":
         return Constant(init_lr)
     if family == "cosine":
+        cosine = Cosine(init_lr, min_value=lr_min)  # checks each value on its own first
         _check_floor(lr_min, init_lr, "init_lr")
-        return Cosine(init_lr, min_value=lr_min)
+        return cosine
     if family == "diminishing":
         return Diminishing(init_lr)
     if family == "linear":
@@ -572,8 +573,8 @@ def _build(name: str, epochs: int = 300, **overrides: Any) -> Strategy:
         )
     else:  # warmup
         if after == "cosine":
-            _check_floor(lr_min, lr_max, "lr_max")
             lr = WarmupCosine(init_lr, warm_e, warm_i, max_value=lr_max, min_value=lr_min)
+            _check_floor(lr_min, lr_max, "lr_max")
         elif after == "constant":
             lr = WarmupConstant(init_lr, warm_e, warm_i, max_value=lr_max)
         else:
