@@ -492,3 +492,14 @@ def test_selected_epochs_of_a_one_stage_run_are_spread_in_log_time():
     picked = [r["epoch"] for r in _selected_rows(staged)]  # ten stages: their ends, as before
     assert picked == [0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300]
     assert [r["epoch"] for r in _selected_rows(one_stage[:2])] == [0, 1]
+
+
+def test_a_checkpoint_interval_longer_than_the_run_is_noted(tmp_path):
+    ckpt = tmp_path / "ck"
+    result = invoke("run", "--epochs", "3", "--checkpoint", ckpt, "--json")
+    assert result.exit_code == 0
+    assert "note: --checkpoint-every 10 exceeds the run's 3 epochs: no checkpoint will be written" in result.stderr
+    assert not (ckpt.exists() and any(ckpt.iterdir()))
+    result = invoke("run", "--epochs", "3", "--checkpoint", ckpt, "--checkpoint-every", "2", "--json")
+    assert result.exit_code == 0 and "no checkpoint will be written" not in result.stderr
+    assert any(ckpt.iterdir())

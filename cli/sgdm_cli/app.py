@@ -445,6 +445,11 @@ def run(
     if resolved.strategy is not None:
         resolved.strategy.check_conditions()
     _note_ignored(ctx, [(spec, resolved)])
+    if checkpoint is not None and checkpoint_every > resolved.plan.epochs:
+        console_err.print(
+            f"note: --checkpoint-every {checkpoint_every} exceeds the run's {resolved.plan.epochs} "
+            "epochs: no checkpoint will be written", highlight=False,
+        )
     console_err.print(
         f"[bold]sgdm run[/bold] {spec.name}: {resolved.description}\n"
         f"  {spec.problem} on {data.source} ({data.n_train} train / {data.n_test} test, "
