@@ -23,6 +23,14 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, Real) and not isinstance(x, bool)
 
 
+def check_int(value: Any, name: str, minimum: int, error: type[Exception] = SgdmError) -> int:
+    """``value`` as an ``int`` if it is an integer (not a bool) >= ``minimum``; else ``error``
+    naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise error(f"{name} = {value!r} is invalid: expected an integer >= {minimum}")
+    return int(value)
+
+
 def check_lr(lr: Any, name: str = "lr") -> float:
     if not _is_real(lr) or not math.isfinite(lr) or lr < 0:
         raise SgdmError(f"{name} = {lr!r} is invalid: expected a finite number >= 0")

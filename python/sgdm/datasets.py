@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _validate
 from ._sgdm import SgdmError
 
 __all__ = [
@@ -486,9 +487,7 @@ def _load_builtin(name: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
 def _pos_int(value: Any, name: str, default: int, minimum: int) -> int:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DatasetError(f"{name} = {value!r} is invalid: expected an integer >= {minimum}")
-    return int(value)
+    return _validate.check_int(value, name, minimum, DatasetError)
 
 
 def _load_npz(path: Path):
@@ -759,9 +758,7 @@ def load_dataset(
     MissingDependencyError
         A built-in or svmlight file without scikit-learn installed.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DatasetError(f"seed = {seed!r} is invalid: expected an integer >= 0")
-    seed = int(seed)
+    seed = _validate.check_int(seed, "seed", 0, DatasetError)
     test_size = _check_test_size(test_size)
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise DatasetError(

@@ -63,7 +63,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from . import _xp
+from . import _validate, _xp
 from ._sgdm import SgdmError
 from .optim import SGDM
 from .problems import DEFAULT_CHUNK_SIZE, Problem
@@ -350,12 +350,9 @@ def train(
             f"dtype = {np.dtype(dtype).name} differs from the problem's dtype "
             f"{problem.dtype.name}; build the problem with dtype={np.dtype(dtype).name}"
         )
-    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
-        raise SgdmError(f"record_every = {record_every!r} is invalid: expected an integer >= 1")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SgdmError(f"seed = {seed!r} is invalid: expected an integer >= 0")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 0:
-        raise SgdmError(f"checkpoint_every = {checkpoint_every!r} is invalid: expected an integer >= 0")
+    _validate.check_int(record_every, "record_every", 1)
+    _validate.check_int(seed, "seed", 0)
+    _validate.check_int(checkpoint_every, "checkpoint_every", 0)
     dt = problem.dtype
     on_gpu = backend == "cupy" or (
         backend == "auto" and params is not None and _xp.any_cupy(list(params))

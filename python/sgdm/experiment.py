@@ -28,7 +28,7 @@ import numpy as np
 
 from . import checkpoint
 from . import config as run_config
-from . import rates, strategies
+from . import _validate, rates, strategies
 from ._sgdm import SgdmError
 from .datasets import FILE_FORMATS, SYNTHETIC_SIZE, TEST_SIZE, Dataset, load_dataset
 from .engine import ROW_KEYS, History, train
@@ -274,10 +274,8 @@ def _cached_dataset(name: str, options: tuple, seed: int) -> Dataset:
 
 def load_data(spec: RunSpec) -> Dataset:
     """The spec's data set, loaded once per process and reused by later runs."""
-    seed = spec.data_seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        # load_dataset would name it "seed": the run's own seed is another setting.
-        raise SgdmError(f"data_seed = {seed!r} is invalid: expected an integer >= 0")
+    # load_dataset would name it "seed": the run's own seed is another setting.
+    _validate.check_int(spec.data_seed, "data_seed", 0)
     return _cached_dataset(spec.dataset, tuple(sorted(spec.dataset_options.items())), spec.data_seed)
 
 
@@ -314,10 +312,8 @@ def check(spec: RunSpec, data: Dataset) -> Resolved:
     setting (the strategy's, the model's, ``seed``, ``record_every``, the optimizer's), so that
     a command fails before any work or output."""
     resolved = resolve(spec, data.n_train)
-    for name, least in (("seed", 0), ("record_every", 1)):
-        value = getattr(spec, name)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise SgdmError(f"{name} = {value!r} is invalid: expected an integer >= {least}")
+    _validate.check_int(spec.seed, "seed", 0)
+    _validate.check_int(spec.record_every, "record_every", 1)
     problem = make_problem(spec.problem, data.n_features, data.n_classes, dtype=np.dtype(spec.dtype),
                            **dict(spec.problem_options))
     if spec.backend != "cupy":  # the GPU optimizer wants device arrays: checked when the run starts

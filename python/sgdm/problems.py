@@ -48,7 +48,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _xp
+from . import _validate, _xp
 from ._sgdm import SgdmError
 
 __all__ = [
@@ -77,12 +77,6 @@ def _check_dtype(dtype: Any) -> np.dtype:
     if dt not in _DTYPES:
         raise SgdmError(f"dtype = {dtype!r} is invalid: expected float32 or float64")
     return dt
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SgdmError(f"{name} = {value!r} is invalid: expected an integer >= {minimum}")
-    return int(value)
 
 
 def _check_nonneg(value: Any, name: str) -> float:
@@ -217,8 +211,8 @@ class Problem:
     name: str = "problem"
 
     def __init__(self, n_features: int, n_classes: int, l2: float, dtype: Any) -> None:
-        self.n_features = _check_int(n_features, "n_features", 1)
-        self.n_classes = _check_int(n_classes, "n_classes", 2)
+        self.n_features = _validate.check_int(n_features, "n_features", 1)
+        self.n_classes = _validate.check_int(n_classes, "n_classes", 2)
         self.l2 = _check_nonneg(l2, "l2")
         self.dtype = _check_dtype(dtype)
         self._ws = _Workspace(self.dtype)
@@ -367,7 +361,7 @@ class Problem:
     def _chunks(self, m: int, chunk_size: int | None):
         if chunk_size is None:
             chunk_size = m
-        chunk_size = _check_int(chunk_size, "chunk_size", 1)
+        chunk_size = _validate.check_int(chunk_size, "chunk_size", 1)
         for start in range(0, m, chunk_size):
             yield slice(start, min(start + chunk_size, m))
 
@@ -663,7 +657,7 @@ class MLP(Problem):
         except TypeError:
             raise SgdmError(f"hidden = {hidden!r} is invalid: expected a list of layer widths") from None
         for h in hidden:
-            _check_int(h, "hidden layer width", 1)
+            _validate.check_int(h, "hidden layer width", 1)
         self.hidden = tuple(int(h) for h in hidden)
         if activation not in _ACTIVATIONS:
             raise SgdmError(
