@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 from types import ModuleType, SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -224,19 +224,19 @@ for _dunder in ("__neg__", "__pos__", "__abs__", "__invert__", "__lt__", "__le__
 ndarray.__hash__ = None  # type: ignore[assignment]
 
 
-def _unwrap(x: Any, *, host_ok: bool = False, where: str = "") -> Any:
+def _unwrap(x: Any, *, host_ok: bool = False) -> Any:
     """Our arrays to their NumPy storage; a NumPy array is refused (CuPy refuses them too)."""
     if isinstance(x, ndarray):
         return x._a
     if isinstance(x, np.ndarray) and not host_ok:
         raise TypeError(
-            f"Unsupported type <class 'numpy.ndarray'>{where}: a host array where CuPy needs a "
+            f"Unsupported type <class 'numpy.ndarray'>: a host array where CuPy needs a "
             "device array (move it with cupy.asarray)"
         )
     if isinstance(x, tuple):
-        return tuple(_unwrap(v, host_ok=host_ok, where=where) for v in x)
+        return tuple(_unwrap(v, host_ok=host_ok) for v in x)
     if isinstance(x, list):
-        return [_unwrap(v, host_ok=host_ok, where=where) for v in x]
+        return [_unwrap(v, host_ok=host_ok) for v in x]
     return x
 
 
@@ -542,19 +542,26 @@ def _param_type(param: str) -> str:
     return m.group(1).strip()
 
 
-def _arg_value(arg: Any, position: int) -> tuple[Any, Any]:
+def _arg_value(arg: Any, position: int) -> Any:
     """A kernel argument as a ctypes object: device arrays by address, NumPy scalars by value."""
     if isinstance(arg, ndarray):
-        return ctypes.c_void_p(arg._a.ctypes.data), None
+        return ctypes.c_void_p(arg._a.ctypes.data)
     if isinstance(arg, np.ndarray):
         raise TypeError(f"kernel argument {position} is a numpy.ndarray: pass a device array")
     if isinstance(arg, np.generic):
-        ctype = np.ctypeslib.as_ctypes_type(arg.dtype)
-        return ctype(arg.item()), None
+        return np.ctypeslib.as_ctypes_type(arg.dtype)(arg.item())
     raise TypeError(
         f"kernel argument {position} is a {type(arg).__name__}: hostcupy takes NumPy scalars "
         "(np.float32(...), np.int32(...)) so that the C type is explicit"
     )
+
+
+def _arg_table(args: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """``void* args[]`` as cuLaunchKernel takes it (entry i points at argument i's value), and
+    the ctypes values it points into (keep them alive for the call)."""
+    values = [_arg_value(a, i) for i, a in enumerate(args)]
+    table = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+    return table, values
 
 
 class RawKernel:
@@ -606,8 +613,7 @@ extern "C" void hostcupy_launch(unsigned gx, unsigned gy, unsigned gz,
             raise TypeError(f"{self.name} takes {n_params} arguments, got {len(args)}")
         g = tuple(grid) + (1,) * (3 - len(grid))
         b = tuple(block) + (1,) * (3 - len(block))
-        values = [_arg_value(a, i)[0] for i, a in enumerate(args)]
-        table = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+        table, _values = _arg_table(args)
         fn(*(int(v) for v in g + b), table)
         self.launches += 1
 
@@ -655,22 +661,20 @@ class ElementwiseKernel:
         if shape is None:
             raise NotImplementedError("hostcupy: an elementwise kernel needs an array argument")
         c_of = {t: _CTYPE_OF[d] for t, d in binding.items()}
-        scalars = []
+        typed = []  # scalars cast to their parameter's type
         for (ty, pname), a in zip(params, args):
             if not isinstance(a, ndarray):
                 dt = binding.get(ty) if len(ty) == 1 else np.dtype(ty)
                 if dt is None:
                     raise TypeError(f"{self.name}: cannot bind the type of scalar {pname}")
-                scalars.append(np.asarray(a).astype(dt)[()])
-        key = tuple(sorted(c_of.items())) + tuple(isinstance(a, ndarray) for a in args)
+                a = np.asarray(a).astype(dt)[()]
+            typed.append(a)
+        is_array = [isinstance(a, ndarray) for a in args]
+        key = tuple(sorted(c_of.items())) + tuple(is_array)
         fn = self._fns.get(key)
         if fn is None:
-            fn = self._fns[key] = self._compile(c_of, [isinstance(a, ndarray) for a in args])
-        values = []
-        s = iter(scalars)
-        for i, a in enumerate(args):
-            values.append(_arg_value(a if isinstance(a, ndarray) else next(s), i)[0])
-        table = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+            fn = self._fns[key] = self._compile(c_of, is_array)
+        table, _values = _arg_table(typed)
         fn(ctypes.c_longlong(int(np.prod(shape))), table)
         self.launches += 1
         if self.no_return:

@@ -182,12 +182,12 @@ def _run_gpu_path():
 
     hostcupy.CALLS.clear()
     with hostcupy.installed() as cp:
-        ds = datasets.load_dataset("synthetic", seed=0, n_samples=120, n_features=5, n_classes=3)
-        plan = strategies.get("warmup", epochs=3, init_bs=16).plan(ds.n_train)
-        for prob in (problems.LogisticRegression(5, 3, l2=1e-3), problems.LogisticRegression(5, 2),
-                     problems.MLP(5, 3, hidden=(4,), l2=1e-3)):
-            data = ds if prob.n_classes == 3 else datasets.load_dataset(
-                "synthetic", seed=0, n_samples=120, n_features=5, n_classes=2)
+        three, two = (datasets.load_dataset("synthetic", seed=0, n_samples=120, n_features=5, n_classes=k)
+                      for k in (3, 2))
+        plan = strategies.get("warmup", epochs=3, init_bs=16).plan(three.n_train)
+        for prob, data in ((problems.LogisticRegression(5, 3, l2=1e-3), three),
+                           (problems.LogisticRegression(5, 2), two),  # the binary (sigmoid) path
+                           (problems.MLP(5, 3, hidden=(4,), l2=1e-3), three)):
             engine.train(prob, data, plan, seed=0, backend="cupy")
         p = cp.zeros(5, dtype=np.float32)
         opt = SGDM([p], lr=0.1, momentum=0.9, weight_decay=1e-4, check_finite=True)
